@@ -2,7 +2,7 @@
 //
 // The producer encodes it; the broker stamps baseOffset, leaderEpoch and appendTimeUs in place
 // (and the small stampCrc that covers them) and never re-encodes the records. The record part is
-// guarded by `crc`, computed by the producer over [36, batchLength), so stamping never touches it.
+// guarded by `crc`, computed by the producer over [32, batchLength), so stamping never touches it.
 // All integers are little-endian. 64-bit fields hold non-negative safe integers (< 2^53).
 //
 //  off size field
@@ -11,10 +11,10 @@
 //  12   4   leaderEpoch       stamped (fencing token for replication)
 //  16   8   appendTimeUs      stamped: broker ingress time, µs since the epoch
 //  24   4   stampCrc          crc32c of bytes [0, 24)
-//  28   1   magic             = 1
-//  29   1   attributes        reserved, 0
-//  30   2   reserved          0
-//  32   4   crc               crc32c of bytes [36, batchLength)
+//  28   4   crc               crc32c of bytes [32, batchLength)
+//  32   1   magic             = 1
+//  33   1   attributes        reserved, 0
+//  34   2   reserved          0
 //  36   4   recordCount
 //  40   8   firstTimestamp    producer create time, ms since the epoch
 //  48   8   maxTimestamp      ms
@@ -38,9 +38,9 @@ export const Off = {
   leaderEpoch: 12,
   appendTimeUs: 16,
   stampCrc: 24,
-  magic: 28,
-  attributes: 29,
-  crc: 32,
+  crc: 28,
+  magic: 32,
+  attributes: 33,
   recordCount: 36,
   firstTimestamp: 40,
   maxTimestamp: 48,
@@ -124,7 +124,7 @@ export function checkBatch(b: Uint8Array, at: number, end: number, stamped: bool
   if (len < BATCH_HEADER_SIZE || b[at + Off.magic] !== BATCH_MAGIC) return BatchCheck.CORRUPT;
   if (end - at < len) return BatchCheck.INCOMPLETE;
   if (stamped && readU32(b, at + Off.stampCrc) !== crc32c(b, at, at + Off.stampCrc)) return BatchCheck.CORRUPT;
-  if (readU32(b, at + Off.crc) !== crc32c(b, at + Off.recordCount, at + len)) return BatchCheck.CORRUPT;
+  if (readU32(b, at + Off.crc) !== crc32c(b, at + Off.magic, at + len)) return BatchCheck.CORRUPT;
   return walkRecords(b, at, len) ? BatchCheck.OK : BatchCheck.CORRUPT;
 }
 
@@ -191,7 +191,7 @@ export interface BatchOptions {
   producerId?: number;
   producerEpoch?: number;
   baseSequence?: number;
-  /** Create time of the batch in ms; defaults to Date.now(). */
+  /** Create time of the batch in ms; defaults to the first record's timestamp, else Date.now(). */
   timestamp?: number;
 }
 
@@ -205,7 +205,7 @@ function toBytes(v: string | Uint8Array): Uint8Array {
 /** Encodes records into one batch (unstamped: baseOffset 0 until the broker assigns it). */
 export function encodeBatch(records: readonly RecordInput[], opts: BatchOptions = {}): Uint8Array {
   if (records.length === 0) throw new TickbusError(ErrorCode.INVALID_REQUEST, 'a record batch needs at least one record');
-  const first = opts.timestamp ?? Date.now();
+  const first = opts.timestamp ?? records[0]!.timestamp ?? Date.now();
   let size = BATCH_HEADER_SIZE;
   const keys: (Uint8Array | null)[] = new Array<Uint8Array | null>(records.length);
   const values: (Uint8Array | null)[] = new Array<Uint8Array | null>(records.length);
@@ -229,6 +229,10 @@ export function encodeBatch(records: readonly RecordInput[], opts: BatchOptions 
     size += 4 + body;
     const ts = r.timestamp ?? first;
     if (ts > maxTs) maxTs = ts;
+    const delta = ts - first;
+    if (delta > 0x7fffffff || delta < -0x80000000 || !Number.isInteger(ts)) {
+      throw new TickbusError(ErrorCode.INVALID_REQUEST, `record timestamp ${ts} is more than 24 days from the batch's first timestamp ${first}: send it in another batch`);
+    }
   }
   const b = new Uint8Array(size);
   writeU32(b, Off.batchLength, size);
@@ -261,7 +265,7 @@ export function encodeBatch(records: readonly RecordInput[], opts: BatchOptions 
     writeU32(b, p, q - bodyStart);
     p = q;
   }
-  writeU32(b, Off.crc, crc32c(b, Off.recordCount, size));
+  writeU32(b, Off.crc, crc32c(b, Off.magic, size));
   return b;
 }
 
