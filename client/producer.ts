@@ -1,0 +1,623 @@
+// The producer: send() → per-partition batches → Produce requests → acks in input order.
+//
+// Batching: records passed to send() in one event-loop turn (lingerMs 0) or one linger window share
+// a batch per partition, cut at maxBatchBytes.
+//
+// Idempotence: every batch carries (producerId, baseSequence); sequences are per partition,
+// monotonic and contiguous, assigned when a batch is first sent. A batch is encoded once and a retry
+// resends the same bytes, so a batch that was appended but whose ack was lost is recognised by the
+// broker (ProduceAck.duplicate) and not written twice. The batches of one partition are sent, and
+// resent, in sequence order on one connection.
+//
+// After a failure the partition's pipeline stops sending, waits until every in-flight request of it
+// has an answer, then decides from the first failed batch (lowest sequence):
+//   retryable (connection closed, not owner, timeout...) → refresh metadata, reconnect after
+//     backoff, resend every unacknowledged batch as it was, in order;
+//   not retryable → that batch was not written, so neither was any later one (the broker refuses a
+//     gap in sequences): it fails alone, and the later batches are encoded again in a new producer
+//     session (fresh producerId, sequence 0);
+//   deliveryTimeoutMs passed → every batch sent but not acknowledged fails with TIMEOUT (it may or
+//     may not have been written: the broker could not be asked), unsent ones go on in a new session.
+import type { AcksMode, Frame } from '../schemas/frames.js';
+import { BATCH_HEADER_SIZE, encodeBatch, type RecordInput } from '../schemas/record-batch.js';
+import { Backoff } from './backoff.js';
+import {
+  BatchAccumulator,
+  type BytesRecord,
+  type CutBatch,
+  encodedRecordSize,
+  toBytes,
+} from './batch-accumulator.js';
+import type { Connection } from './connection.js';
+import { ErrorCode, TickbusError } from './errors.js';
+import type { MetadataCache } from './metadata.js';
+import type { ResolvedOptions } from './options.js';
+import type { OwnerLinks } from './owner-links.js';
+import { Partitioner } from './partitioner.js';
+
+export interface SendRecord {
+  key?: string | Uint8Array | null;
+  value: string | Uint8Array | null;
+  headers?: Record<string, string | Uint8Array>;
+  /** Create time, ms since the epoch. Default: now. */
+  timestamp?: number;
+}
+
+export interface SendOptions {
+  /** 'leader' (default): acked once appended; 'durable': once fsynced; 'none': no ack (offsets are -1). */
+  acks?: AcksMode;
+  /** Send every record to this partition instead of using the key. */
+  partition?: number;
+}
+
+export interface RecordAck {
+  partition: number;
+  /** The record's offset; -1 with acks 'none'. */
+  offset: number;
+}
+
+/** One send() call: its records' acks, filled in as their batches are acknowledged. */
+class SendRequest {
+  readonly acks: RecordAck[];
+  private remaining: number;
+  private settled = false;
+
+  constructor(
+    n: number,
+    private readonly resolve: (acks: RecordAck[]) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    this.acks = new Array<RecordAck>(n);
+    this.remaining = n;
+  }
+
+  ack(index: number, partition: number, offset: number): void {
+    if (this.settled) return;
+    this.acks[index] = { partition, offset };
+    if (--this.remaining === 0) {
+      this.settled = true;
+      this.resolve(this.acks);
+    }
+  }
+
+  fail(err: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.reject(err);
+  }
+}
+
+interface Slot {
+  req: SendRequest;
+  index: number;
+}
+
+interface Batch {
+  cut: CutBatch<Slot>;
+  acks: AcksMode;
+  createdAt: number;
+  /** Encoded on first send; a retry resends exactly these bytes. */
+  bytes: Uint8Array | null;
+  baseSequence: number;
+  /** Set when a request of this batch failed; cleared when it is resent. */
+  error: TickbusError | null;
+  /** Acknowledged or failed: its senders have their answer. */
+  done: boolean;
+}
+
+/** Random non-zero 48-bit integer (fits the batch header's u64 and a JS number exactly). */
+export function randomProducerId(random: () => number = Math.random): number {
+  let id = 0;
+  while (id === 0) id = Math.floor(random() * 0x1_0000_0000_0000);
+  return id;
+}
+
+/** Sequence numbers of one producer session on one partition. */
+export class SequenceCounter {
+  private next = 0;
+  /** Hands out `count` sequence numbers; returns the first. u32 on the wire: wraps at 2^32. */
+  take(count: number): number {
+    const base = this.next;
+    this.next = (this.next + count) % 0x1_0000_0000;
+    return base;
+  }
+  get peek(): number {
+    return this.next;
+  }
+}
+
+class PartitionPipeline {
+  readonly acc: BatchAccumulator<Slot>;
+  producerId: number;
+  readonly producerEpoch = 0;
+  seq = new SequenceCounter();
+  /** Cut, not yet sent (or to be resent after a failure), in send order. */
+  queue: Batch[] = [];
+  /** Sent and not yet answered, in sequence order. */
+  inFlight: Batch[] = [];
+  /** Sent, failed, waiting for the others to settle before the retry decision. */
+  failed: Batch[] = [];
+  conn: Connection | null = null;
+  /** Set while connecting, waiting for in-flight requests to settle, or backing off. */
+  blocked = false;
+  retryTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly backoff: Backoff;
+  /** Acks mode of the open batch (a batch has one mode; a different mode cuts it). */
+  openAcks: AcksMode = 'leader';
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    opts: ResolvedOptions,
+    producerId: number,
+  ) {
+    this.acc = new BatchAccumulator<Slot>(opts.maxBatchBytes);
+    this.producerId = producerId;
+    this.backoff = new Backoff(opts.reconnect);
+  }
+
+  get idle(): boolean {
+    return this.acc.openCount === 0 && this.queue.length === 0 && this.inFlight.length === 0 && this.failed.length === 0;
+  }
+}
+
+export interface ProducerStats {
+  batchesSent: number;
+  recordsSent: number;
+  retries: number;
+  duplicates: number;
+  sessionResets: number;
+}
+
+export class Producer {
+  private readonly pipelines = new Map<string, PartitionPipeline>();
+  private readonly partitioner = new Partitioner();
+  private bufferedBytes = 0;
+  private flushScheduled = false;
+  private lingerTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly dirty = new Set<PartitionPipeline>();
+  private idleWaiters: (() => void)[] = [];
+  private closed = false;
+  readonly producerId: number;
+  readonly stats: ProducerStats = { batchesSent: 0, recordsSent: 0, retries: 0, duplicates: 0, sessionResets: 0 };
+
+  constructor(
+    private readonly opts: ResolvedOptions,
+    private readonly metadata: MetadataCache,
+    private readonly links: OwnerLinks,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.producerId = randomProducerId(random);
+  }
+
+  /** Bytes accepted by send() and not yet acknowledged or failed. */
+  get buffered(): number {
+    return this.bufferedBytes;
+  }
+
+  send(topic: string, records: readonly SendRecord[], opts: SendOptions = {}): Promise<RecordAck[]> {
+    if (this.closed) return Promise.reject(new TickbusError(ErrorCode.CONNECTION_CLOSED, 'send() after close()', { retryable: false }));
+    let prepared: { recs: BytesRecord[]; sizes: number[]; total: number };
+    let acks: AcksMode;
+    try {
+      if (typeof topic !== 'string' || topic.length === 0) throw new TypeError(`send() needs a topic name, got ${String(topic)}`);
+      if (!Array.isArray(records)) throw new TypeError('send() takes an array of records: send(topic, [{ key, value }])');
+      acks = opts.acks ?? 'leader';
+      if (acks !== 'none' && acks !== 'leader' && acks !== 'durable') throw new TypeError(`acks must be 'none', 'leader' or 'durable', got '${String(acks)}'`);
+      if (opts.partition !== undefined && (!Number.isInteger(opts.partition) || opts.partition < 0)) {
+        throw new RangeError(`partition must be a non-negative integer, got ${String(opts.partition)}`);
+      }
+      prepared = this.prepare(records);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (records.length === 0) return Promise.resolve([]);
+    if (this.bufferedBytes + prepared.total > this.opts.bufferMemoryBytes) {
+      return Promise.reject(
+        new TickbusError(
+          ErrorCode.BUFFER_FULL,
+          `send buffer is full: ${this.bufferedBytes} bytes wait for acks and ${prepared.total} more would pass bufferMemoryBytes ` +
+            `(${this.opts.bufferMemoryBytes}); wait for earlier sends or raise the limit`,
+          { topic },
+        ),
+      );
+    }
+    // Reserved now, so concurrent sends waiting for metadata cannot overshoot the limit together.
+    this.bufferedBytes += prepared.total;
+    return new Promise<RecordAck[]>((resolve, reject) => {
+      const req = new SendRequest(records.length, resolve, reject);
+      const meta = this.metadata.peek(topic);
+      if (meta) this.enqueue(topic, meta.partitions.length, prepared, req, acks, opts.partition);
+      else {
+        this.metadata.get(topic).then(
+          (m) => this.enqueue(topic, m.partitions.length, prepared, req, acks, opts.partition),
+          (err: unknown) => {
+            this.release(prepared.total);
+            req.fail(err);
+          },
+        );
+      }
+    });
+  }
+
+  /** Validates and encodes keys/values/headers once; sizes are exact encoded sizes. */
+  private prepare(records: readonly SendRecord[]): { recs: BytesRecord[]; sizes: number[]; total: number } {
+    const now = Date.now();
+    const recs: BytesRecord[] = new Array<BytesRecord>(records.length);
+    const sizes: number[] = new Array<number>(records.length);
+    let total = 0;
+    const maxRecord = this.opts.maxBatchBytes - BATCH_HEADER_SIZE;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i];
+      if (typeof r !== 'object' || r === null) throw new TypeError(`record ${i} must be an object { key?, value, headers? }`);
+      const v = r.value;
+      if (v !== null && typeof v !== 'string' && !(v instanceof Uint8Array)) {
+        throw new TypeError(`record ${i}: value must be a string, a Uint8Array or null`);
+      }
+      const k = r.key;
+      if (k !== undefined && k !== null && typeof k !== 'string' && !(k instanceof Uint8Array)) {
+        throw new TypeError(`record ${i}: key must be a string, a Uint8Array, null or absent`);
+      }
+      const ts = r.timestamp ?? now;
+      if (!Number.isSafeInteger(ts) || ts < 0) throw new RangeError(`record ${i}: timestamp must be ms since the epoch, got ${String(ts)}`);
+      const out: BytesRecord = {
+        key: k === undefined || k === null ? null : toBytes(k),
+        value: v === null ? null : toBytes(v),
+        timestamp: ts,
+      };
+      if (r.headers !== undefined) {
+        if (typeof r.headers !== 'object' || r.headers === null) throw new TypeError(`record ${i}: headers must be an object of string or Uint8Array values`);
+        const hs: Record<string, Uint8Array> = {};
+        let n = 0;
+        for (const name of Object.keys(r.headers)) {
+          const hv = r.headers[name];
+          if (typeof hv !== 'string' && !(hv instanceof Uint8Array)) throw new TypeError(`record ${i}: header '${name}' must be a string or a Uint8Array`);
+          hs[name] = toBytes(hv);
+          n++;
+        }
+        if (n > 0xffff) throw new RangeError(`record ${i}: at most 65535 headers`);
+        out.headers = hs;
+      }
+      const size = encodedRecordSize(out);
+      if (size > maxRecord) {
+        throw new TickbusError(
+          ErrorCode.INVALID_REQUEST,
+          `record ${i} takes ${size} bytes encoded; a batch holds at most ${maxRecord} (maxBatchBytes ${this.opts.maxBatchBytes} minus the header)`,
+        );
+      }
+      recs[i] = out;
+      sizes[i] = size;
+      total += size;
+    }
+    return { recs, sizes, total };
+  }
+
+  private enqueue(
+    topic: string,
+    partitionCount: number,
+    p: { recs: BytesRecord[]; sizes: number[]; total: number },
+    req: SendRequest,
+    acks: AcksMode,
+    partition: number | undefined,
+  ): void {
+    if (partition !== undefined && partition >= partitionCount) {
+      this.release(p.total);
+      req.fail(
+        new TickbusError(
+          ErrorCode.UNKNOWN_PARTITION,
+          `topic '${topic}' has ${partitionCount} partition${partitionCount === 1 ? '' : 's'}; partition ${partition} does not exist`,
+          { topic, partition },
+        ),
+      );
+      return;
+    }
+    for (let i = 0; i < p.recs.length; i++) {
+      const rec = p.recs[i]!;
+      const part = partition ?? this.partitioner.partition(topic, rec.key, partitionCount);
+      const pl = this.pipeline(topic, part);
+      if (pl.acc.openCount > 0 && pl.openAcks !== acks) this.cutOpen(pl);
+      pl.openAcks = acks;
+      const full = pl.acc.add(rec, p.sizes[i]!, { req, index: i });
+      if (full) this.queueBatch(pl, full);
+      this.dirty.add(pl);
+    }
+    this.scheduleFlush();
+  }
+
+  private pipeline(topic: string, partition: number): PartitionPipeline {
+    const key = `${partition}/${topic}`;
+    let pl = this.pipelines.get(key);
+    if (!pl) {
+      pl = new PartitionPipeline(topic, partition, this.opts, this.producerId);
+      this.pipelines.set(key, pl);
+    }
+    return pl;
+  }
+
+  private scheduleFlush(): void {
+    if (this.opts.lingerMs === 0) {
+      if (this.flushScheduled) return;
+      this.flushScheduled = true;
+      // End of the current turn: every send() of this synchronous run shares the batch.
+      queueMicrotask(this.flushDirty);
+    } else if (!this.lingerTimer) {
+      this.lingerTimer = setTimeout(this.flushDirty, this.opts.lingerMs);
+    }
+  }
+
+  private readonly flushDirty = (): void => {
+    this.flushScheduled = false;
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
+    for (const pl of this.dirty) {
+      this.cutOpen(pl);
+      this.pump(pl);
+    }
+    this.dirty.clear();
+  };
+
+  private cutOpen(pl: PartitionPipeline): void {
+    const cut = pl.acc.cut();
+    if (cut) this.queueBatch(pl, cut);
+  }
+
+  private queueBatch(pl: PartitionPipeline, cut: CutBatch<Slot>): void {
+    pl.queue.push({ cut, acks: pl.openAcks, createdAt: Date.now(), bytes: null, baseSequence: -1, error: null, done: false });
+  }
+
+  /** Sends what the partition may send now. */
+  private pump(pl: PartitionPipeline): void {
+    if (pl.blocked || pl.queue.length === 0) return;
+    const conn = pl.conn && !pl.conn.closed ? pl.conn : null;
+    if (!conn) {
+      this.connect(pl, false);
+      return;
+    }
+    while (pl.queue.length > 0 && pl.inFlight.length < this.opts.maxInFlight) {
+      const b = pl.queue.shift()!;
+      this.sendBatch(pl, conn, b);
+    }
+  }
+
+  private sendBatch(pl: PartitionPipeline, conn: Connection, b: Batch): void {
+    if (b.bytes === null) {
+      b.baseSequence = pl.seq.take(b.cut.records.length);
+      b.bytes = encodeBatch(b.cut.records as RecordInput[], {
+        producerId: pl.producerId,
+        producerEpoch: pl.producerEpoch,
+        baseSequence: b.baseSequence,
+      });
+    } else this.stats.retries++;
+    b.error = null;
+    this.stats.batchesSent++;
+    this.stats.recordsSent += b.cut.records.length;
+    const frame: Frame = { type: 'Produce', requestId: 0, topic: pl.topic, partition: pl.partition, acks: b.acks, batch: b.bytes };
+    if (b.acks === 'none') {
+      // No answer will come: the batch is done once handed to the socket.
+      conn.post(frame);
+      this.complete(pl, b, -1);
+      return;
+    }
+    pl.inFlight.push(b);
+    conn.request(frame, (err, ack) => this.onAnswer(pl, conn, b, err, ack));
+  }
+
+  private onAnswer(pl: PartitionPipeline, conn: Connection, b: Batch, err: TickbusError | null, ack: Frame | null): void {
+    const i = pl.inFlight.indexOf(b);
+    if (i >= 0) pl.inFlight.splice(i, 1);
+    if (b.done) return; // abort() answered it already
+    if (!err && ack?.type === 'ProduceAck') {
+      if (ack.duplicate) this.stats.duplicates++;
+      this.complete(pl, b, ack.baseOffset);
+    } else {
+      b.error = err ?? new TickbusError(ErrorCode.MALFORMED_FRAME, `Produce was answered with ${ack?.type ?? 'nothing'}`);
+      pl.failed.push(b);
+      if (!pl.blocked) {
+        pl.blocked = true;
+        // An unanswered request leaves the broker's state unknown for everything sent after it on
+        // this socket: close it, so all of them fail now and are resent in order.
+        if (b.error.code === ErrorCode.TIMEOUT) conn.close('produce request timed out');
+      }
+    }
+    if (pl.blocked) {
+      if (pl.inFlight.length === 0 && !pl.retryTimer) this.settle(pl);
+    } else this.pump(pl);
+    this.checkIdle();
+  }
+
+  /** Every in-flight request of the partition has its answer: decide what the failures mean. */
+  private settle(pl: PartitionPipeline): void {
+    const failed = pl.failed.sort((a, b) => seqOrder(a.baseSequence, b.baseSequence, pl.seq.peek));
+    pl.failed = [];
+    const first = failed[0];
+    if (!first) {
+      this.retryLater(pl, null);
+      return;
+    }
+    const err = first.error!;
+    const expired = Date.now() - first.createdAt >= this.opts.deliveryTimeoutMs;
+    if (err.retryable && !expired) {
+      // Resend all of them as they were, before anything not yet sent.
+      pl.queue.unshift(...failed);
+      this.retryLater(pl, err);
+      return;
+    }
+    if (!err.retryable) {
+      // Refused: not written, and so no later batch of this session either. Those go again, re-encoded.
+      this.fail(first, withPartition(err, pl));
+      this.newSession(pl, failed.slice(1));
+    } else {
+      const timeout = new TickbusError(
+        ErrorCode.TIMEOUT,
+        `no acknowledgement for ${pl.topic}/${pl.partition} within deliveryTimeoutMs (${this.opts.deliveryTimeoutMs} ms); ` +
+          `last error: ${err.message}. The records may or may not have been written`,
+        { topic: pl.topic, partition: pl.partition, cause: err, retryable: false },
+      );
+      for (const b of failed) this.fail(b, timeout);
+      this.newSession(pl, []);
+    }
+    pl.blocked = false;
+    pl.backoff.reset();
+    this.pump(pl);
+  }
+
+  /** A fresh producer id for the partition: sequences restart at 0; `requeue` are encoded again. */
+  private newSession(pl: PartitionPipeline, requeue: Batch[]): void {
+    this.stats.sessionResets++;
+    pl.producerId = randomProducerId(this.random);
+    pl.seq = new SequenceCounter();
+    for (const b of requeue) {
+      b.bytes = null;
+      b.baseSequence = -1;
+    }
+    pl.queue.unshift(...requeue);
+  }
+
+  private retryLater(pl: PartitionPipeline, err: TickbusError | null): void {
+    if (this.closedHard) return;
+    const delay = pl.backoff.next();
+    pl.retryTimer = setTimeout(() => {
+      pl.retryTimer = null;
+      this.failExpiredUnsent(pl);
+      this.connect(pl, true, err);
+    }, delay);
+  }
+
+  /** Batches never sent that waited past the delivery timeout fail: they were never written. */
+  private failExpiredUnsent(pl: PartitionPipeline): void {
+    const now = Date.now();
+    while (pl.queue.length > 0) {
+      const b = pl.queue[0]!;
+      if (b.bytes !== null || now - b.createdAt < this.opts.deliveryTimeoutMs) break;
+      pl.queue.shift();
+      this.fail(b,
+        new TickbusError(ErrorCode.TIMEOUT, `could not send to ${pl.topic}/${pl.partition} within deliveryTimeoutMs (${this.opts.deliveryTimeoutMs} ms); nothing was written`, {
+          topic: pl.topic,
+          partition: pl.partition,
+          retryable: false,
+        }),
+      );
+    }
+  }
+
+  /** Finds the partition's owner (fresh metadata after a failure) and opens the connection. */
+  private connect(pl: PartitionPipeline, refresh: boolean, cause: TickbusError | null = null): void {
+    pl.blocked = true;
+    pl.conn = null;
+    if (pl.queue.length === 0) {
+      pl.blocked = false;
+      this.checkIdle();
+      return;
+    }
+    const metaP = refresh ? this.metadata.refresh(pl.topic) : this.metadata.get(pl.topic);
+    metaP
+      .then((meta) => {
+        const pm = meta.partitions[pl.partition];
+        if (!pm) {
+          throw new TickbusError(ErrorCode.UNKNOWN_PARTITION, `topic '${pl.topic}' now has ${meta.partitions.length} partitions; partition ${pl.partition} does not exist`, {
+            topic: pl.topic,
+            partition: pl.partition,
+          });
+        }
+        return this.links.get(pm.endpoint);
+      })
+      .then(
+        (conn) => {
+          pl.conn = conn;
+          pl.blocked = false;
+          pl.backoff.reset();
+          this.pump(pl);
+        },
+        (err: unknown) => {
+          const e = err instanceof TickbusError ? err : new TickbusError(ErrorCode.INTERNAL, String(err), { cause: err });
+          if (!e.retryable || this.closedHard) {
+            // The topic is gone or the client closed: nothing queued can ever be sent.
+            for (const b of pl.queue.splice(0)) this.fail(b, withPartition(e, pl));
+            pl.blocked = false;
+            this.checkIdle();
+            return;
+          }
+          this.retryLater(pl, e ?? cause);
+        },
+      );
+  }
+
+  private complete(pl: PartitionPipeline, b: Batch, baseOffset: number): void {
+    if (b.done) return;
+    b.done = true;
+    const slots = b.cut.slots;
+    for (let j = 0; j < slots.length; j++) {
+      const s = slots[j]!;
+      s.req.ack(s.index, pl.partition, baseOffset < 0 ? -1 : baseOffset + j);
+    }
+    this.release(b.cut.bytes - BATCH_HEADER_SIZE);
+  }
+
+  private fail(b: Batch, err: TickbusError): void {
+    if (b.done) return;
+    b.done = true;
+    for (const s of b.cut.slots) s.req.fail(err);
+    this.release(b.cut.bytes - BATCH_HEADER_SIZE);
+  }
+
+  private release(bytes: number): void {
+    this.bufferedBytes -= bytes;
+  }
+
+  private checkIdle(): void {
+    if (this.idleWaiters.length === 0) return;
+    for (const pl of this.pipelines.values()) if (!pl.idle) return;
+    const ws = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of ws) w();
+  }
+
+  /** Sends everything open now and resolves when every batch is acknowledged or failed. */
+  flush(): Promise<void> {
+    this.flushDirty();
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.checkIdle();
+    });
+  }
+
+  private closedHard = false;
+
+  /** Flushes, then refuses further sends. Batches still failing after deliveryTimeoutMs reject. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+  }
+
+  /** Stops at once: everything pending fails with CONNECTION_CLOSED. */
+  abort(): void {
+    this.closed = true;
+    this.closedHard = true;
+    const err = new TickbusError(ErrorCode.CONNECTION_CLOSED, 'the client was closed before the records were acknowledged', { retryable: false });
+    for (const pl of this.pipelines.values()) {
+      if (pl.retryTimer) clearTimeout(pl.retryTimer);
+      pl.retryTimer = null;
+      const open = pl.acc.cut();
+      if (open) {
+        for (const s of open.slots) s.req.fail(err);
+        this.release(open.bytes - BATCH_HEADER_SIZE);
+      }
+      for (const b of [...pl.queue, ...pl.inFlight, ...pl.failed]) this.fail(b, err);
+      pl.queue = [];
+      pl.inFlight = [];
+      pl.failed = [];
+    }
+    this.checkIdle();
+  }
+}
+
+/** Orders sequences of one session, wrap-around aware (u32), relative to the next sequence to hand out. */
+function seqOrder(a: number, b: number, next: number): number {
+  const M = 0x1_0000_0000;
+  return ((a - next + M) % M) - ((b - next + M) % M);
+}
+
+function withPartition(err: TickbusError, pl: PartitionPipeline): TickbusError {
+  if (err.topic !== undefined && err.partition !== undefined) return err;
+  return new TickbusError(err.code, err.message, { topic: pl.topic, partition: pl.partition, retryable: err.retryable, cause: err.cause });
+}
