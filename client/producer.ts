@@ -141,6 +141,8 @@ class PartitionPipeline {
   /** Set while connecting, waiting for in-flight requests to settle, or backing off. */
   blocked = false;
   retryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Identifies the current connect attempt; answers of older ones are ignored. */
+  connectAttempt = 0;
   readonly backoff: Backoff;
   /** Acks mode of the open batch (a batch has one mode; a different mode cuts it). */
   openAcks: AcksMode = 'leader';
@@ -177,6 +179,8 @@ export class Producer {
   private lingerTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly dirty = new Set<PartitionPipeline>();
   private idleWaiters: (() => void)[] = [];
+  /** send() calls waiting for the topic's metadata before their records reach a pipeline. */
+  private awaitingMetadata = 0;
   private closed = false;
   readonly producerId: number;
   readonly stats: ProducerStats = { batchesSent: 0, recordsSent: 0, retries: 0, duplicates: 0, sessionResets: 0 };
@@ -229,11 +233,17 @@ export class Producer {
       const meta = this.metadata.peek(topic);
       if (meta) this.enqueue(topic, meta.partitions.length, prepared, req, acks, opts.partition);
       else {
+        this.awaitingMetadata++;
         this.metadata.get(topic).then(
-          (m) => this.enqueue(topic, m.partitions.length, prepared, req, acks, opts.partition),
+          (m) => {
+            this.awaitingMetadata--;
+            this.enqueue(topic, m.partitions.length, prepared, req, acks, opts.partition);
+          },
           (err: unknown) => {
+            this.awaitingMetadata--;
             this.release(prepared.total);
             req.fail(err);
+            this.checkIdle();
           },
         );
       }
@@ -335,7 +345,8 @@ export class Producer {
   }
 
   private scheduleFlush(): void {
-    if (this.opts.lingerMs === 0) {
+    // While someone waits in flush() (or close()), nothing lingers.
+    if (this.opts.lingerMs === 0 || this.idleWaiters.length > 0) {
       if (this.flushScheduled) return;
       this.flushScheduled = true;
       // End of the current turn: every send() of this synchronous run shares the batch.
@@ -431,7 +442,7 @@ export class Producer {
     pl.failed = [];
     const first = failed[0];
     if (!first) {
-      this.retryLater(pl, null);
+      this.retryLater(pl);
       return;
     }
     const err = first.error!;
@@ -439,7 +450,7 @@ export class Producer {
     if (err.retryable && !expired) {
       // Resend all of them as they were, before anything not yet sent.
       pl.queue.unshift(...failed);
-      this.retryLater(pl, err);
+      this.retryLater(pl);
       return;
     }
     if (!err.retryable) {
@@ -473,24 +484,42 @@ export class Producer {
     pl.queue.unshift(...requeue);
   }
 
-  private retryLater(pl: PartitionPipeline, err: TickbusError | null): void {
+  private retryLater(pl: PartitionPipeline): void {
     if (this.closedHard) return;
     const delay = pl.backoff.next();
     pl.retryTimer = setTimeout(() => {
       pl.retryTimer = null;
-      this.failExpiredUnsent(pl);
-      this.connect(pl, true, err);
+      this.expire(pl);
+      this.connect(pl, true);
     }, delay);
   }
 
-  /** Batches never sent that waited past the delivery timeout fail: they were never written. */
-  private failExpiredUnsent(pl: PartitionPipeline): void {
+  /**
+   * Enforces deliveryTimeoutMs on batches waiting to be (re)sent. A batch sent before has an unknown
+   * fate: it and every other sent one fail with TIMEOUT, and the unsent ones continue in a new
+   * session (their sequences must not depend on batches the broker may never have seen).
+   * A batch never sent was never written: it fails alone.
+   */
+  private expire(pl: PartitionPipeline): void {
     const now = Date.now();
+    const head = pl.queue[0];
+    if (head && head.bytes !== null && now - head.createdAt >= this.opts.deliveryTimeoutMs) {
+      const err = new TickbusError(
+        ErrorCode.TIMEOUT,
+        `no acknowledgement for ${pl.topic}/${pl.partition} within deliveryTimeoutMs (${this.opts.deliveryTimeoutMs} ms); the records may or may not have been written`,
+        { topic: pl.topic, partition: pl.partition, retryable: false },
+      );
+      const sent = pl.queue.filter((b) => b.bytes !== null);
+      pl.queue = pl.queue.filter((b) => b.bytes === null);
+      for (const b of sent) this.fail(b, err);
+      this.newSession(pl, []);
+    }
     while (pl.queue.length > 0) {
       const b = pl.queue[0]!;
       if (b.bytes !== null || now - b.createdAt < this.opts.deliveryTimeoutMs) break;
       pl.queue.shift();
-      this.fail(b,
+      this.fail(
+        b,
         new TickbusError(ErrorCode.TIMEOUT, `could not send to ${pl.topic}/${pl.partition} within deliveryTimeoutMs (${this.opts.deliveryTimeoutMs} ms); nothing was written`, {
           topic: pl.topic,
           partition: pl.partition,
@@ -498,10 +527,14 @@ export class Producer {
         }),
       );
     }
+    this.checkIdle();
   }
 
-  /** Finds the partition's owner (fresh metadata after a failure) and opens the connection. */
-  private connect(pl: PartitionPipeline, refresh: boolean, cause: TickbusError | null = null): void {
+  /**
+   * Finds the partition's owner (fresh metadata after a failure) and opens the connection. The
+   * attempt is cut short when the oldest waiting batch reaches its delivery timeout.
+   */
+  private connect(pl: PartitionPipeline, refresh: boolean): void {
     pl.blocked = true;
     pl.conn = null;
     if (pl.queue.length === 0) {
@@ -509,26 +542,39 @@ export class Producer {
       this.checkIdle();
       return;
     }
+    const attempt = ++pl.connectAttempt;
+    const oldest = Math.min(...pl.queue.map((b) => b.createdAt));
+    const budget = Math.max(1, oldest + this.opts.deliveryTimeoutMs - Date.now());
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TickbusError(ErrorCode.TIMEOUT, `no owner of ${pl.topic}/${pl.partition} reachable in time`)), budget);
+    });
     const metaP = refresh ? this.metadata.refresh(pl.topic) : this.metadata.get(pl.topic);
-    metaP
-      .then((meta) => {
-        const pm = meta.partitions[pl.partition];
-        if (!pm) {
-          throw new TickbusError(ErrorCode.UNKNOWN_PARTITION, `topic '${pl.topic}' now has ${meta.partitions.length} partitions; partition ${pl.partition} does not exist`, {
-            topic: pl.topic,
-            partition: pl.partition,
-          });
-        }
-        return this.links.get(pm.endpoint);
+    const connP = metaP.then((meta) => {
+      const pm = meta.partitions[pl.partition];
+      if (!pm) {
+        throw new TickbusError(ErrorCode.UNKNOWN_PARTITION, `topic '${pl.topic}' now has ${meta.partitions.length} partitions; partition ${pl.partition} does not exist`, {
+          topic: pl.topic,
+          partition: pl.partition,
+        });
+      }
+      return this.links.get(pm.endpoint);
+    });
+    connP.catch(() => undefined); // a late failure after the deadline is nobody's business
+    Promise.race([connP, deadline])
+      .finally(() => {
+        if (timer) clearTimeout(timer);
       })
       .then(
         (conn) => {
+          if (attempt !== pl.connectAttempt) return;
           pl.conn = conn;
           pl.blocked = false;
           pl.backoff.reset();
           this.pump(pl);
         },
         (err: unknown) => {
+          if (attempt !== pl.connectAttempt) return;
           const e = err instanceof TickbusError ? err : new TickbusError(ErrorCode.INTERNAL, String(err), { cause: err });
           if (!e.retryable || this.closedHard) {
             // The topic is gone or the client closed: nothing queued can ever be sent.
@@ -537,7 +583,7 @@ export class Producer {
             this.checkIdle();
             return;
           }
-          this.retryLater(pl, e ?? cause);
+          this.retryLater(pl);
         },
       );
   }
@@ -565,7 +611,7 @@ export class Producer {
   }
 
   private checkIdle(): void {
-    if (this.idleWaiters.length === 0) return;
+    if (this.idleWaiters.length === 0 || this.awaitingMetadata > 0) return;
     for (const pl of this.pipelines.values()) if (!pl.idle) return;
     const ws = this.idleWaiters;
     this.idleWaiters = [];
