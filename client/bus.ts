@@ -32,8 +32,9 @@ export class Bus implements BusInternals {
     this.options = options;
     this.transport = options.transport ?? webSocketTransport;
     this.bootstrap = new BootstrapLink(options, this.transport);
+    // One attempt per refresh: every caller (producer, subscription) retries with its own backoff and deadline.
     this.meta = new MetadataCache(async (topics) => {
-      const f = await this.bootstrap.idempotent(() => ({ type: 'Metadata', requestId: 0, topics }));
+      const f = await this.bootstrap.request({ type: 'Metadata', requestId: 0, topics });
       if (f.type !== 'MetadataResult') throw new TickbusError(ErrorCode.MALFORMED_FRAME, `Metadata was answered with ${f.type}`);
       return f.topics;
     });

@@ -30,7 +30,7 @@ import {
 } from './batch-accumulator.js';
 import type { Connection } from './connection.js';
 import { ErrorCode, TickbusError } from './errors.js';
-import type { MetadataCache } from './metadata.js';
+import type { MetadataCache, TopicMeta } from './metadata.js';
 import type { ResolvedOptions } from './options.js';
 import type { OwnerLinks } from './owner-links.js';
 import { Partitioner } from './partitioner.js';
@@ -234,7 +234,7 @@ export class Producer {
       if (meta) this.enqueue(topic, meta.partitions.length, prepared, req, acks, opts.partition);
       else {
         this.awaitingMetadata++;
-        this.metadata.get(topic).then(
+        this.metadataWithRetry(topic).then(
           (m) => {
             this.awaitingMetadata--;
             this.enqueue(topic, m.partitions.length, prepared, req, acks, opts.partition);
@@ -248,6 +248,21 @@ export class Producer {
         );
       }
     });
+  }
+
+  /** Metadata for a first send to a topic, retried through reconnects within deliveryTimeoutMs. */
+  private async metadataWithRetry(topic: string): Promise<TopicMeta> {
+    const until = Date.now() + this.opts.deliveryTimeoutMs;
+    const backoff = new Backoff(this.opts.reconnect);
+    for (;;) {
+      try {
+        return await this.metadata.get(topic);
+      } catch (err) {
+        const wait = backoff.next();
+        if (!(err instanceof TickbusError) || !err.retryable || this.closedHard || Date.now() + wait >= until) throw err;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
   }
 
   /** Validates and encodes keys/values/headers once; sizes are exact encoded sizes. */

@@ -383,23 +383,32 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
 
   // ------------------------------------------------------------------ wiring (used by bus.ts / group.ts)
 
-  /** Reads `partitions` (all when undefined) from the subscription's start. */
+  /** Reads `partitions` (all when undefined) from the subscription's start. Retries while the broker is unreachable. */
   async start(partitions: number[] | undefined): Promise<void> {
-    try {
-      const meta = await this.ctx.bus.metadata(this.topic);
-      const n = meta.partitions.length;
-      const list = partitions ?? meta.partitions.map((p) => p.partition);
-      for (const p of list) {
-        if (p >= n) {
-          throw new TickbusError(ErrorCode.UNKNOWN_PARTITION, `topic '${this.topic}' has ${n} partition${n === 1 ? '' : 's'}; partition ${p} does not exist`, {
-            topic: this.topic,
-            partition: p,
-          });
+    for (;;) {
+      if (this.closedFlag) return;
+      try {
+        const meta = await this.ctx.bus.metadata(this.topic, this.backoff.attempts > 0);
+        const n = meta.partitions.length;
+        const list = partitions ?? meta.partitions.map((p) => p.partition);
+        for (const p of list) {
+          if (p >= n) {
+            throw new TickbusError(ErrorCode.UNKNOWN_PARTITION, `topic '${this.topic}' has ${n} partition${n === 1 ? '' : 's'}; partition ${p} does not exist`, {
+              topic: this.topic,
+              partition: p,
+            });
+          }
         }
+        if (!this.closedFlag) this.assign(list);
+        return;
+      } catch (err) {
+        const e = err instanceof TickbusError ? err : new TickbusError(ErrorCode.INTERNAL, String(err), { cause: err });
+        if (!e.retryable || this.backoff.attempts >= this.maxRetries) {
+          this.surface(e, true);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, this.backoff.next()));
       }
-      if (!this.closedFlag) this.assign(list);
-    } catch (err) {
-      this.surface(err instanceof TickbusError ? err : new TickbusError(ErrorCode.INTERNAL, String(err), { cause: err }), true);
     }
   }
 

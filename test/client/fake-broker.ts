@@ -87,6 +87,8 @@ export interface FakeHooks {
   /** Return 'close' to drop the connection instead of answering, 'ack-then-drop' to append and drop before the ack, or an error. */
   produce?: (f: FrameOf<'Produce'>, conn: FakeConn) => 'close' | 'append-then-drop' | 'hold' | TickbusError | void;
   subscribe?: (f: FrameOf<'Subscribe'>, conn: FakeConn) => TickbusError | void;
+  /** May change a Deliver's batch bytes (a copy) before it is sent: corruption tests. */
+  mutateDeliver?: (bytes: Uint8Array, partition: number) => void;
   /** Return true to not send this live delivery to this subscriber (forces a gap on the client). */
   skipLive?: (sub: { partition: number; next: number }, baseOffset: number) => boolean;
 }
@@ -315,7 +317,10 @@ export class FakeBroker implements Transport {
     }
     for (const s of [...p.subs]) {
       if (s.next !== base) continue; // catching up: the catch-up loop sends it
-      if (this.hooks.skipLive?.({ partition: p.partition, next: s.next }, base)) continue;
+      if (this.hooks.skipLive?.({ partition: p.partition, next: s.next }, base)) {
+        s.next = p.nextOffset; // dropped like a publish to a socket past maxBackpressure
+        continue;
+      }
       this.deliver(s, [copy], true);
       s.next = p.nextOffset;
     }
@@ -362,6 +367,7 @@ export class FakeBroker implements Transport {
       bytes.set(b, at);
       at += b.length;
     }
+    this.hooks.mutateDeliver?.(bytes, s.part.partition);
     const frame: Frame = { type: 'Deliver', topic: s.part.topic, partition: s.part.partition, highWatermark: s.part.nextOffset, live, batches: bytes };
     s.credit -= encodeFrame(frame).length;
     s.conn.send(frame);
