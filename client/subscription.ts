@@ -181,6 +181,8 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
 
   private paused = false;
   private closedFlag = false;
+  /** close() started: nothing more is handed out. */
+  private stopping = false;
   private closing: Promise<void> | null = null;
   private mode: 'none' | 'iterator' | 'callback' = 'none';
   private iterating = false;
@@ -682,6 +684,7 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
 
   /** The next record in order, or null when nothing is queued. Advances the partition's position. */
   private take(): ConsumedRecord | null {
+    if (this.stopping) return null;
     for (;;) {
       if (this.di < this.decoded.length) {
         const r = this.decoded[this.di++]!;
@@ -848,6 +851,10 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
 
   private async doClose(_err: TickbusError | null): Promise<void> {
     if (this.closedFlag) return;
+    // Closing means the application is done: the record it holds counts as handled (a group's
+    // revoke must not wait for a loop body that is itself waiting for close()), and no more go out.
+    this.stopping = true;
+    this.handlerDone();
     if (this.member) {
       try {
         await this.member.close();
