@@ -87,6 +87,13 @@ class SendRequest {
   }
 }
 
+interface WaitingSend {
+  prepared: { recs: BytesRecord[]; sizes: number[]; total: number };
+  req: SendRequest;
+  acks: AcksMode;
+  partition: number | undefined;
+}
+
 interface Slot {
   req: SendRequest;
   index: number;
@@ -179,8 +186,8 @@ export class Producer {
   private lingerTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly dirty = new Set<PartitionPipeline>();
   private idleWaiters: (() => void)[] = [];
-  /** send() calls waiting for the topic's metadata before their records reach a pipeline. */
-  private awaitingMetadata = 0;
+  /** send() calls waiting for their topic's metadata before their records reach a pipeline, per topic, in call order. */
+  private readonly waitingForMetadata = new Map<string, WaitingSend[]>();
   private closed = false;
   readonly producerId: number;
   readonly stats: ProducerStats = { batchesSent: 0, recordsSent: 0, retries: 0, duplicates: 0, sessionResets: 0 };
@@ -231,23 +238,38 @@ export class Producer {
     return new Promise<RecordAck[]>((resolve, reject) => {
       const req = new SendRequest(records.length, resolve, reject);
       const meta = this.metadata.peek(topic);
-      if (meta) this.enqueue(topic, meta.partitions.length, prepared, req, acks, opts.partition);
-      else {
-        this.awaitingMetadata++;
-        this.metadataWithRetry(topic).then(
-          (m) => {
-            this.awaitingMetadata--;
-            this.enqueue(topic, m.partitions.length, prepared, req, acks, opts.partition);
-          },
-          (err: unknown) => {
-            this.awaitingMetadata--;
-            this.release(prepared.total);
-            req.fail(err);
-            this.checkIdle();
-          },
-        );
-      }
+      const waiting = this.waitingForMetadata.get(topic);
+      if (meta && !waiting) this.enqueue(topic, meta.partitions.length, prepared, req, acks, opts.partition);
+      else this.awaitMetadata(topic, () => ({ prepared, req, acks, partition: opts.partition }));
     });
+  }
+
+  /**
+   * Sends to a topic without metadata wait in one queue per topic, in call order, behind one
+   * metadata fetch: a later send must never overtake an earlier one to the same partition.
+   */
+  private awaitMetadata(topic: string, make: () => WaitingSend): void {
+    let waiting = this.waitingForMetadata.get(topic);
+    if (waiting) {
+      waiting.push(make());
+      return;
+    }
+    waiting = [make()];
+    this.waitingForMetadata.set(topic, waiting);
+    this.metadataWithRetry(topic).then(
+      (m) => {
+        this.waitingForMetadata.delete(topic);
+        for (const w of waiting) this.enqueue(topic, m.partitions.length, w.prepared, w.req, w.acks, w.partition);
+      },
+      (err: unknown) => {
+        this.waitingForMetadata.delete(topic);
+        for (const w of waiting) {
+          this.release(w.prepared.total);
+          w.req.fail(err);
+        }
+        this.checkIdle();
+      },
+    );
   }
 
   /** Metadata for a first send to a topic, retried through reconnects within deliveryTimeoutMs. */
@@ -626,7 +648,7 @@ export class Producer {
   }
 
   private checkIdle(): void {
-    if (this.idleWaiters.length === 0 || this.awaitingMetadata > 0) return;
+    if (this.idleWaiters.length === 0 || this.waitingForMetadata.size > 0) return;
     for (const pl of this.pipelines.values()) if (!pl.idle) return;
     const ws = this.idleWaiters;
     this.idleWaiters = [];
