@@ -1,0 +1,55 @@
+// Per-topic log settings: defaults in one place, every bad value a typed INVALID_CONFIG error
+// (these arrive in CreateTopic requests, so the client must learn which field was wrong).
+import { ErrorCode, TickbusError } from '../../schemas/errors.js';
+
+export type FsyncPolicy = 'always' | 'interval' | 'os';
+
+export interface LogConfig {
+  /** always: fdatasync before any ack; interval: at most fsyncIntervalMs after an append; os: at roll and close. */
+  fsync: FsyncPolicy;
+  fsyncIntervalMs: number;
+  /** A segment is rolled when the next batch would take it past this size. */
+  segmentBytes: number;
+  /** ...or when its first batch is older than this. */
+  segmentMs: number;
+  /** Oldest sealed segments are deleted while the rest still hold this much; -1 = no limit. */
+  retentionBytes: number;
+  /** Sealed segments whose newest batch is older than this are deleted; -1 = no limit. */
+  retentionMs: number;
+}
+
+export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = {
+  fsync: 'interval',
+  fsyncIntervalMs: 50,
+  segmentBytes: 64 * 1024 * 1024,
+  segmentMs: 24 * 3600 * 1000,
+  retentionBytes: -1,
+  retentionMs: 7 * 24 * 3600 * 1000,
+};
+
+/** Positions in a segment are u32 in the offset index; keep well below that. */
+export const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024;
+
+function bad(field: string, message: string): TickbusError {
+  return new TickbusError(ErrorCode.INVALID_CONFIG, `topic config ${field}: ${message}`);
+}
+
+function intIn(field: string, v: unknown, min: number, max: number, allowUnlimited = false): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw bad(field, `must be an integer, got ${String(v)}`);
+  if (allowUnlimited && v === -1) return v;
+  if (v < min || v > max) throw bad(field, `must be between ${min} and ${max}${allowUnlimited ? ' (or -1 for no limit)' : ''}, got ${v}`);
+  return v;
+}
+
+/** Fills defaults and validates; throws TickbusError INVALID_CONFIG naming the field. */
+export function validateLogConfig(partial: Partial<LogConfig>): LogConfig {
+  const c: LogConfig = { ...DEFAULT_LOG_CONFIG };
+  for (const [k, v] of Object.entries(partial)) if (v !== undefined) (c as unknown as Record<string, unknown>)[k] = v;
+  if (c.fsync !== 'always' && c.fsync !== 'interval' && c.fsync !== 'os') throw bad('fsync', `must be always, interval or os, got ${String(c.fsync)}`);
+  intIn('fsyncIntervalMs', c.fsyncIntervalMs, 1, 60_000);
+  intIn('segmentBytes', c.segmentBytes, 1024, MAX_SEGMENT_BYTES);
+  intIn('segmentMs', c.segmentMs, 1, 365 * 24 * 3600 * 1000);
+  intIn('retentionBytes', c.retentionBytes, 0, Number.MAX_SAFE_INTEGER, true);
+  intIn('retentionMs', c.retentionMs, 1, Number.MAX_SAFE_INTEGER, true);
+  return c;
+}

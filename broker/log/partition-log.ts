@@ -1,0 +1,361 @@
+// A partition's append log: a directory of segments, written by exactly one thread (the partition's
+// owner), so there are no locks and order falls out of the design.
+//
+// append() checks the producer's batch, decides idempotence, stamps offset / epoch / append time into
+// the received bytes and writes them to the page cache synchronously (a few µs): what was appended is
+// readable at once. Durability is separate: flush() is a group commit, one fdatasync (off-thread, in
+// libuv's pool) answering every batch appended before it started, so concurrent durable producers
+// share fsyncs instead of queueing behind one each.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ErrorCode, TickbusError } from '../../schemas/errors.js';
+import {
+  assertOneBatch,
+  batchBaseSequence,
+  batchProducerEpoch,
+  batchProducerId,
+  batchRecordCount,
+  readU32,
+  readU64,
+  stampBatch,
+} from '../../schemas/record-batch.js';
+import { logLine } from '../logger.js';
+import { type LogConfig, validateLogConfig } from './log-config.js';
+import { APPEND, ProducerState } from './producer-state.js';
+import { Segment } from './segment.js';
+
+export { type FsyncPolicy, type LogConfig, DEFAULT_LOG_CONFIG, validateLogConfig } from './log-config.js';
+
+export interface AppendResult {
+  baseOffset: number;
+  recordCount: number;
+  /** A retry of a batch this producer already wrote: nothing was appended, baseOffset is the original. */
+  duplicate: boolean;
+}
+
+interface SyncWaiter {
+  upTo: number;
+  resolve: () => void;
+  reject: (err: TickbusError) => void;
+}
+
+const RESOLVED = Promise.resolve();
+const LOG_FILE = /^(\d{20})\.log$/;
+/** Offsets of the producer fields, for reading them from a walked header. */
+const PRODUCER_ID_AT = 56;
+const BASE_SEQ_AT = 64;
+const PRODUCER_EPOCH_AT = 68;
+
+export class PartitionLog {
+  private segments: Segment[] = [];
+  private readonly producers = new ProducerState();
+  private totalBytes = 0;
+  /** Everything below this offset is on disk (fdatasync returned). */
+  private durableOffset = 0;
+  private syncing = false;
+  private waiters: SyncWaiter[] = [];
+  private intervalTimer: NodeJS.Timeout | null = null;
+  /** After an fsync failure the page cache may have dropped data: refuse to go on (fsyncgate). */
+  private failure: TickbusError | null = null;
+  private closed = false;
+
+  private constructor(
+    readonly dir: string,
+    readonly config: LogConfig,
+  ) {}
+
+  /** Opens (or creates) the log in `dir` and recovers it: torn or corrupt tail cut, indexes rebuilt. */
+  static open(dir: string, config: Partial<LogConfig> = {}): PartitionLog {
+    const log = new PartitionLog(dir, validateLogConfig(config));
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      throw new TickbusError(ErrorCode.STORAGE_ERROR, `cannot create log directory ${dir}: ${String(err)}`, { cause: err });
+    }
+    log.load();
+    return log;
+  }
+
+  private load(): void {
+    const bases = fs
+      .readdirSync(this.dir)
+      .flatMap((f) => {
+        const m = LOG_FILE.exec(f);
+        return m ? [Number(m[1])] : [];
+      })
+      .sort((a, b) => a - b);
+    if (bases.length === 0) {
+      this.segments = [Segment.create(this.dir, 0)];
+      syncDir(this.dir);
+    } else {
+      for (let i = 0; i < bases.length; i++) {
+        const seg = Segment.open(this.dir, bases[i]!);
+        if (i < bases.length - 1) seg.nextOffset = bases[i + 1]!;
+        this.segments.push(seg);
+      }
+      const report = this.active.recover();
+      if (report) logLine('log tail truncated', { dir: this.dir, bytes: report.truncatedBytes, reason: report.reason, nextOffset: this.active.nextOffset });
+    }
+    for (const s of this.segments) this.totalBytes += s.size;
+    this.durableOffset = this.nextOffset;
+    this.rebuildProducers();
+  }
+
+  /** Producer state: the snapshot if it is consistent with the recovered log, then the batches after it. */
+  private rebuildProducers(): void {
+    let from = this.producers.loadSnapshot(this.dir);
+    // A snapshot past the recovered head describes batches the recovery cut off.
+    const stale = from > this.nextOffset;
+    if (from < 0 || stale) {
+      this.producers.clear();
+      from = this.logStartOffset;
+    }
+    if (from < this.logStartOffset) from = this.logStartOffset;
+    for (const seg of this.segments) {
+      if (seg.nextOffset <= from || seg.isEmpty) continue;
+      const pos = from > seg.baseOffset ? seg.positionOf(from) : 0;
+      seg.walk(pos, (h) => {
+        this.producers.record(readU64(h.bytes, PRODUCER_ID_AT), readU32(h.bytes, PRODUCER_EPOCH_AT), readU32(h.bytes, BASE_SEQ_AT), h.recordCount, h.baseOffset);
+        return true;
+      });
+    }
+    // Replace a stale snapshot now: once appends take the log past its offset again it would pass for
+    // valid on the next open, and the producers written in between would be forgotten (duplicates).
+    if (stale) this.producers.saveSnapshot(this.dir, this.nextOffset);
+  }
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  /** Offset the next appended record gets; also the high watermark on one node. */
+  get nextOffset(): number {
+    return this.active.nextOffset;
+  }
+
+  get logStartOffset(): number {
+    return this.segments[0]!.baseOffset;
+  }
+
+  get sizeBytes(): number {
+    return this.totalBytes;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  /** Producers whose last batches are remembered for idempotence. */
+  get producerCount(): number {
+    return this.producers.size;
+  }
+
+  // ---------------------------------------------------------------- write path
+
+  /**
+   * Appends the one producer batch in buf[at, at+len): checks it, stamps it in place, writes it.
+   * Throws CORRUPT_BATCH / OUT_OF_ORDER_SEQUENCE / STORAGE_ERROR; nothing is written then.
+   */
+  append(buf: Uint8Array, at: number, len: number, leaderEpoch: number, appendTimeUs: number): AppendResult {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new TickbusError(ErrorCode.OWNER_UNAVAILABLE, `log ${this.dir} is closed`);
+    assertOneBatch(buf, at, at + len, false);
+    const count = batchRecordCount(buf, at);
+    const pid = batchProducerId(buf, at);
+    const epoch = batchProducerEpoch(buf, at);
+    const seq = batchBaseSequence(buf, at);
+    const verdict = this.producers.check(pid, epoch, seq, count);
+    if (verdict !== APPEND) return { baseOffset: verdict, recordCount: count, duplicate: true };
+
+    const timeMs = Math.floor(appendTimeUs / 1000);
+    let seg = this.active;
+    if (!seg.isEmpty && (seg.size + len > this.config.segmentBytes || timeMs - seg.firstTimeMs >= this.config.segmentMs)) seg = this.roll(timeMs);
+    const baseOffset = seg.nextOffset;
+    stampBatch(buf, at, baseOffset, leaderEpoch, appendTimeUs);
+    seg.append(buf, at, len, baseOffset, count, timeMs);
+    this.totalBytes += len;
+    this.producers.record(pid, epoch, seq, count, baseOffset);
+    if (this.config.fsync === 'always') this.startSync();
+    else if (this.config.fsync === 'interval' && this.intervalTimer === null) {
+      this.intervalTimer = setTimeout(this.onInterval, this.config.fsyncIntervalMs);
+      this.intervalTimer.unref();
+    }
+    return { baseOffset, recordCount: count, duplicate: false };
+  }
+
+  private readonly onInterval = (): void => {
+    this.intervalTimer = null;
+    this.startSync();
+  };
+
+  /**
+   * Seals the active segment (fsync) and starts a new one at the next offset. Called by append when the
+   * segment is full or old; public for tests and tools.
+   */
+  roll(nowMs: number = Date.now()): Segment {
+    const old = this.active;
+    if (old.isEmpty) return old;
+    old.seal();
+    if (this.durableOffset < old.nextOffset) this.durableOffset = old.nextOffset;
+    const seg = Segment.create(this.dir, old.nextOffset);
+    syncDir(this.dir);
+    this.segments.push(seg);
+    this.producers.saveSnapshot(this.dir, seg.baseOffset);
+    this.applyRetention(nowMs);
+    return seg;
+  }
+
+  /** Everything appended so far is on disk once this resolves (group commit). */
+  flush(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const upTo = this.nextOffset;
+    if (this.durableOffset >= upTo) return RESOLVED;
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ upTo, resolve, reject });
+      this.startSync();
+    });
+  }
+
+  private startSync(): void {
+    if (this.syncing || this.closed || this.durableOffset >= this.nextOffset) return;
+    this.syncing = true;
+    const upTo = this.nextOffset;
+    // Segments before the active one were fsynced when they were sealed.
+    this.active.syncAsync((err) => {
+      this.syncing = false;
+      if (err) {
+        this.failure = new TickbusError(ErrorCode.STORAGE_ERROR, `fdatasync of ${this.dir} failed: ${err.message}; the partition stops until the broker restarts and recovers it`, { cause: err });
+        logLine('fsync failed', { dir: this.dir, error: err.message });
+        const waiting = this.waiters;
+        this.waiters = [];
+        for (const w of waiting) w.reject(this.failure);
+        return;
+      }
+      if (upTo > this.durableOffset) this.durableOffset = upTo;
+      this.resolveWaiters();
+      if (this.waiters.length > 0 || (this.config.fsync === 'always' && this.durableOffset < this.nextOffset)) this.startSync();
+    });
+  }
+
+  private resolveWaiters(): void {
+    if (this.waiters.length === 0) return;
+    let keep = 0;
+    for (const w of this.waiters) {
+      if (w.upTo <= this.durableOffset) w.resolve();
+      else this.waiters[keep++] = w;
+    }
+    this.waiters.length = keep;
+  }
+
+  // ---------------------------------------------------------------- read path
+
+  /**
+   * Whole stamped batches starting with the one that holds `offset` (so the first may start before it),
+   * up to maxBytes but always at least one batch; empty at the head. Never crosses a segment.
+   */
+  read(offset: number, maxBytes: number): Uint8Array {
+    if (offset >= this.nextOffset) return new Uint8Array(0);
+    if (offset < this.logStartOffset) {
+      throw new TickbusError(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset} is before the log start ${this.logStartOffset} (deleted by retention)`);
+    }
+    const seg = this.segmentFor(offset);
+    return seg.readAt(seg.positionOf(offset), maxBytes);
+  }
+
+  private segmentFor(offset: number): Segment {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.segments[mid]!.baseOffset <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.segments[lo]!;
+  }
+
+  /** The first offset appended at or after `ms` (broker append time); the head when there is none. */
+  offsetForTimestamp(ms: number): number {
+    for (const seg of this.segments) {
+      if (seg.isEmpty) continue;
+      const off = seg.offsetForTime(ms);
+      if (off >= 0) return off;
+    }
+    return this.nextOffset;
+  }
+
+  // ---------------------------------------------------------------- maintenance
+
+  /** Periodic work: roll an active segment that aged past segmentMs, then apply retention. */
+  maintain(nowMs: number = Date.now()): void {
+    if (this.closed || this.failure) return;
+    const a = this.active;
+    if (!a.isEmpty && nowMs - a.firstTimeMs >= this.config.segmentMs) this.roll(nowMs);
+    else this.applyRetention(nowMs);
+  }
+
+  /**
+   * Deletes the oldest sealed segments past retention. The active segment is never deleted, so the
+   * log always keeps its newest records and its next offset.
+   */
+  applyRetention(nowMs: number): number {
+    const { retentionBytes, retentionMs } = this.config;
+    let deleted = 0;
+    while (this.segments.length > 1) {
+      const oldest = this.segments[0]!;
+      const overSize = retentionBytes >= 0 && this.totalBytes - oldest.size >= retentionBytes;
+      const tooOld = retentionMs >= 0 && oldest.maxTimeMs >= 0 && nowMs - oldest.maxTimeMs > retentionMs;
+      if (!overSize && !tooOld) break;
+      this.segments.shift();
+      this.totalBytes -= oldest.size;
+      oldest.unlink();
+      deleted++;
+    }
+    return deleted;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** fsyncs everything, saves the producer snapshot and closes the files. */
+  close(): void {
+    if (this.closed) return;
+    if (this.intervalTimer) clearTimeout(this.intervalTimer);
+    this.intervalTimer = null;
+    let err: unknown = null;
+    try {
+      if (!this.failure) {
+        this.active.syncAll();
+        this.durableOffset = this.nextOffset;
+        this.producers.saveSnapshot(this.dir, this.nextOffset);
+      }
+    } catch (e) {
+      err = e;
+    }
+    this.closed = true;
+    this.resolveWaiters();
+    const failed = new TickbusError(ErrorCode.OWNER_UNAVAILABLE, `log ${this.dir} closed before its fsync completed`);
+    for (const w of this.waiters) w.reject(failed);
+    this.waiters = [];
+    for (const s of this.segments) s.close();
+    if (err) throw err;
+  }
+
+  /** Closes and removes the whole partition directory (topic deleted). */
+  destroy(): void {
+    try {
+      this.close();
+    } catch {
+      // the files are about to go: a failed final fsync does not matter
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function syncDir(dir: string): void {
+  // A new segment's directory entry must be durable too, or a crash can lose the whole file.
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,126 @@
+// Idempotent producers: per producer id, the last few batches appended to this partition, so a batch
+// retried after a lost ack is recognised (answered with its original offset) and never written twice,
+// and a batch that would leave a hole in a producer's sequence is refused.
+//
+// The state is derived from the log itself (each batch header carries producerId, producerEpoch and
+// baseSequence): a snapshot taken at segment roll and at close saves rescanning the whole log on open;
+// batches after the snapshot are replayed from the log.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ErrorCode, TickbusError } from '../../schemas/errors.js';
+
+/** Batches remembered per producer: the SDK keeps at most this many in flight per partition. */
+export const BATCHES_PER_PRODUCER = 5;
+/** Producers remembered per partition; the least recently active are forgotten first. */
+export const MAX_PRODUCERS = 10_000;
+const SNAPSHOT = 'producers.snapshot';
+const U32 = 0x1_0000_0000;
+
+interface BatchMeta {
+  baseSeq: number;
+  count: number;
+  baseOffset: number;
+}
+
+interface ProducerEntry {
+  epoch: number;
+  /** Oldest first, at most BATCHES_PER_PRODUCER. */
+  batches: BatchMeta[];
+}
+
+/** What the log should do with an incoming idempotent batch: -1 = append it; else its original base offset. */
+export type SequenceVerdict = number;
+export const APPEND = -1;
+
+export class ProducerState {
+  private readonly producers = new Map<number, ProducerEntry>();
+
+  get size(): number {
+    return this.producers.size;
+  }
+
+  /**
+   * Decides whether a batch is new (APPEND), a retry of one already written (its base offset), or
+   * unacceptable (throws OUT_OF_ORDER_SEQUENCE). Producer id 0 means "not idempotent".
+   */
+  check(producerId: number, epoch: number, baseSeq: number, count: number): SequenceVerdict {
+    if (producerId === 0) return APPEND;
+    const e = this.producers.get(producerId);
+    // Unknown producer: a new session, or one whose state retention removed with its segments.
+    if (!e || epoch > e.epoch) return APPEND;
+    if (epoch < e.epoch) {
+      throw new TickbusError(ErrorCode.OUT_OF_ORDER_SEQUENCE, `producer ${producerId} epoch ${epoch} is fenced: epoch ${e.epoch} has written since`);
+    }
+    const last = e.batches[e.batches.length - 1]!;
+    const expected = (last.baseSeq + last.count) % U32;
+    if (baseSeq === expected) return APPEND;
+    for (const b of e.batches) if (b.baseSeq === baseSeq && b.count === count) return b.baseOffset;
+    const behind = (expected - baseSeq + U32) % U32;
+    if (behind > 0 && behind < U32 / 2) {
+      throw new TickbusError(
+        ErrorCode.OUT_OF_ORDER_SEQUENCE,
+        `producer ${producerId} sequence ${baseSeq} was already written but is older than the last ${BATCHES_PER_PRODUCER} batches; its offset is no longer known`,
+      );
+    }
+    throw new TickbusError(
+      ErrorCode.OUT_OF_ORDER_SEQUENCE,
+      `producer ${producerId} sent sequence ${baseSeq} where ${expected} was expected: an earlier batch is missing; nothing was written`,
+    );
+  }
+
+  /** Records an appended batch (also used when replaying the log on open). */
+  record(producerId: number, epoch: number, baseSeq: number, count: number, baseOffset: number): void {
+    if (producerId === 0) return;
+    let e = this.producers.get(producerId);
+    if (e) this.producers.delete(producerId); // re-insert: Map order is least recently active first
+    if (!e || epoch !== e.epoch) e = { epoch, batches: [] };
+    if (e.batches.length === BATCHES_PER_PRODUCER) e.batches.shift();
+    e.batches.push({ baseSeq, count, baseOffset });
+    this.producers.set(producerId, e);
+    if (this.producers.size > MAX_PRODUCERS) {
+      const oldest = this.producers.keys().next().value;
+      if (oldest !== undefined) this.producers.delete(oldest);
+    }
+  }
+
+  clear(): void {
+    this.producers.clear();
+  }
+
+  /** Writes the state as of `offset` (the log's next offset) atomically: temp file, fsync, rename. */
+  saveSnapshot(dir: string, offset: number): void {
+    const body = JSON.stringify({ version: 1, offset, producers: [...this.producers].map(([id, e]) => [id, e.epoch, e.batches.map((b) => [b.baseSeq, b.count, b.baseOffset])]) });
+    const file = path.join(dir, SNAPSHOT);
+    const tmp = `${file}.tmp`;
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      fs.writeSync(fd, body);
+      fs.fdatasyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  }
+
+  /** Loads a snapshot; returns the offset it is valid up to, or -1 when there is none usable. */
+  loadSnapshot(dir: string): number {
+    this.producers.clear();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(fs.readFileSync(path.join(dir, SNAPSHOT), 'utf8'));
+    } catch {
+      return -1; // missing or damaged: the caller replays the whole log instead
+    }
+    const s = parsed as { version?: unknown; offset?: unknown; producers?: unknown };
+    if (s.version !== 1 || typeof s.offset !== 'number' || !Array.isArray(s.producers)) return -1;
+    try {
+      for (const [id, epoch, batches] of s.producers as [number, number, [number, number, number][]][]) {
+        this.producers.set(id, { epoch, batches: batches.map(([baseSeq, count, baseOffset]) => ({ baseSeq, count, baseOffset })) });
+      }
+    } catch {
+      this.producers.clear();
+      return -1;
+    }
+    return s.offset;
+  }
+}

@@ -1,0 +1,489 @@
+// One segment of a partition log: <base>.log holds stamped record batches back to back, exactly as
+// they came off the wire; <base>.index is a sparse offset index (u32 relative offset, u32 position)
+// with one entry per ~4 KiB of log; <base>.timeindex (u64 append time ms, u32 relative offset) lets a
+// subscriber start at a timestamp. Indexes are kept in memory as well and written through; only the
+// .log is the source of truth: the active segment's indexes are rebuilt on every open.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ErrorCode, TickbusError } from '../../schemas/errors.js';
+import {
+  BATCH_HEADER_SIZE,
+  BatchCheck,
+  batchAppendTimeUs,
+  batchBaseOffset,
+  batchLength,
+  batchRecordCount,
+  checkBatch,
+  readU32,
+  readU64,
+  writeU32,
+  writeU64,
+} from '../../schemas/record-batch.js';
+
+export const INDEX_INTERVAL_BYTES = 4096;
+const IDX_ENTRY = 8;
+const TIME_ENTRY = 12;
+/** The whole batch header: walks need offsets and lengths, producer-state rebuilds the producer fields. */
+const WALK_HEADER = BATCH_HEADER_SIZE;
+const SCAN_CHUNK = 1024 * 1024;
+/** Larger than any frame the broker accepts; a length past it is corruption, not a big batch. */
+const MAX_BATCH_BYTES = 256 * 1024 * 1024;
+
+export function segmentName(base: number, ext: '.log' | '.index' | '.timeindex'): string {
+  return String(base).padStart(20, '0') + ext;
+}
+
+/** Batch header fields a walk hands out; reused between calls (no allocation per batch). */
+export interface BatchHeader {
+  position: number;
+  baseOffset: number;
+  length: number;
+  recordCount: number;
+  appendTimeMs: number;
+  /** The header bytes (at least WALK_HEADER); only valid during the callback. */
+  bytes: Uint8Array;
+  at: number;
+}
+
+function storageError(what: string, err: unknown): TickbusError {
+  return new TickbusError(ErrorCode.STORAGE_ERROR, `${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}
+
+export interface RecoveryReport {
+  /** Bytes cut from the end of the segment (torn write or corruption). */
+  truncatedBytes: number;
+  reason: string;
+}
+
+export class Segment {
+  readonly logPath: string;
+  private readonly indexPath: string;
+  private readonly timePath: string;
+  private logFd: number;
+  private indexFd: number;
+  private timeFd: number;
+  /** Bytes in the .log. */
+  size = 0;
+  /** Offset after the last batch (set by the partition for sealed segments: the next segment's base). */
+  nextOffset: number;
+  /** Append time (ms) of the first and newest batch; -1 while empty. */
+  firstTimeMs = -1;
+  maxTimeMs = -1;
+  private idxRel: number[] = [];
+  private idxPos: number[] = [];
+  private timeMs: number[] = [];
+  private timeRel: number[] = [];
+  private bytesSinceIndex = 0;
+  private bytesSinceTime = 0;
+  /** Async fdatasyncs in flight on this segment's fd: close waits for them. */
+  private pins = 0;
+  private closeRequested = false;
+  private closed = false;
+  private readonly entry = Buffer.alloc(TIME_ENTRY);
+  private readonly hdr = Buffer.alloc(WALK_HEADER);
+
+  private constructor(
+    readonly dir: string,
+    readonly baseOffset: number,
+    fds: [number, number, number],
+  ) {
+    this.logPath = path.join(dir, segmentName(baseOffset, '.log'));
+    this.indexPath = path.join(dir, segmentName(baseOffset, '.index'));
+    this.timePath = path.join(dir, segmentName(baseOffset, '.timeindex'));
+    [this.logFd, this.indexFd, this.timeFd] = fds;
+    this.nextOffset = baseOffset;
+  }
+
+  /** A new, empty segment (files truncated if a crash left empty ones behind). */
+  static create(dir: string, base: number): Segment {
+    try {
+      const fds: [number, number, number] = [
+        fs.openSync(path.join(dir, segmentName(base, '.log')), 'w+'),
+        fs.openSync(path.join(dir, segmentName(base, '.index')), 'w+'),
+        fs.openSync(path.join(dir, segmentName(base, '.timeindex')), 'w+'),
+      ];
+      return new Segment(dir, base, fds);
+    } catch (err) {
+      throw storageError(`cannot create segment ${base} in ${dir}`, err);
+    }
+  }
+
+  /** Opens an existing segment. Indexes are loaded, or rebuilt when missing or inconsistent. */
+  static open(dir: string, base: number): Segment {
+    const open = (ext: '.log' | '.index' | '.timeindex') => fs.openSync(path.join(dir, segmentName(base, ext)), ext === '.log' ? 'r+' : 'a+');
+    let seg: Segment;
+    try {
+      seg = new Segment(dir, base, [open('.log'), open('.index'), open('.timeindex')]);
+      seg.size = fs.fstatSync(seg.logFd).size;
+    } catch (err) {
+      throw storageError(`cannot open segment ${base} in ${dir}`, err);
+    }
+    if (!seg.loadIndexes()) seg.rebuildIndexes();
+    return seg;
+  }
+
+  get fd(): number {
+    return this.logFd;
+  }
+
+  get isEmpty(): boolean {
+    return this.size === 0;
+  }
+
+  // ---------------------------------------------------------------- write path
+
+  /** Writes one stamped batch at the end. On failure the segment is cut back to where it was. */
+  append(buf: Uint8Array, at: number, len: number, baseOffset: number, recordCount: number, timeMs: number): void {
+    const position = this.size;
+    try {
+      let done = 0;
+      while (done < len) done += fs.writeSync(this.logFd, buf, at + done, len - done, position + done);
+    } catch (err) {
+      try {
+        fs.ftruncateSync(this.logFd, position);
+      } catch {
+        // the recovery scan on the next open cuts a partial batch anyway
+      }
+      throw storageError(`append to ${this.logPath} failed`, err);
+    }
+    this.size = position + len;
+    this.nextOffset = baseOffset + recordCount;
+    if (this.firstTimeMs < 0) this.firstTimeMs = timeMs;
+    this.noteBatch(baseOffset, position, len, timeMs, true);
+  }
+
+  /** Index bookkeeping for a batch at `position`; `persist` writes new entries through to the files. */
+  private noteBatch(baseOffset: number, position: number, len: number, timeMs: number, persist: boolean): void {
+    if (this.bytesSinceIndex >= INDEX_INTERVAL_BYTES) {
+      this.addOffsetEntry(baseOffset - this.baseOffset, position, persist);
+      this.bytesSinceIndex = 0;
+    }
+    this.bytesSinceIndex += len;
+    if (timeMs > this.maxTimeMs) {
+      this.maxTimeMs = timeMs;
+      if (this.bytesSinceTime >= INDEX_INTERVAL_BYTES || this.timeMs.length === 0) {
+        this.addTimeEntry(timeMs, baseOffset - this.baseOffset, persist);
+        this.bytesSinceTime = 0;
+      }
+    }
+    this.bytesSinceTime += len;
+  }
+
+  private addOffsetEntry(rel: number, position: number, persist: boolean): void {
+    this.idxRel.push(rel);
+    this.idxPos.push(position);
+    if (!persist) return;
+    writeU32(this.entry, 0, rel);
+    writeU32(this.entry, 4, position);
+    fs.writeSync(this.indexFd, this.entry, 0, IDX_ENTRY, (this.idxRel.length - 1) * IDX_ENTRY);
+  }
+
+  private addTimeEntry(timeMs: number, rel: number, persist: boolean): void {
+    this.timeMs.push(timeMs);
+    this.timeRel.push(rel);
+    if (!persist) return;
+    writeU64(this.entry, 0, timeMs);
+    writeU32(this.entry, 8, rel);
+    fs.writeSync(this.timeFd, this.entry, 0, TIME_ENTRY, (this.timeMs.length - 1) * TIME_ENTRY);
+  }
+
+  /**
+   * Seals the segment before the next one is created: a last time-index entry with the newest append
+   * time (so retention by age and timestamp lookups see it without a scan), then fsync of all three files.
+   */
+  seal(): void {
+    if (this.maxTimeMs >= 0 && this.timeMs[this.timeMs.length - 1] !== this.maxTimeMs) {
+      this.addTimeEntry(this.maxTimeMs, this.nextOffset - 1 - this.baseOffset, true);
+    }
+    this.syncAll();
+  }
+
+  syncAll(): void {
+    try {
+      fs.fdatasyncSync(this.logFd);
+      fs.fdatasyncSync(this.indexFd);
+      fs.fdatasyncSync(this.timeFd);
+    } catch (err) {
+      throw storageError(`fsync of ${this.logPath} failed`, err);
+    }
+  }
+
+  /** Async fdatasync of the .log (group commit). The fd stays open until it completes. */
+  syncAsync(done: (err: NodeJS.ErrnoException | null) => void): void {
+    this.pins++;
+    fs.fdatasync(this.logFd, (err) => {
+      this.pins--;
+      if (this.pins === 0 && this.closeRequested) this.finishClose();
+      done(err);
+    });
+  }
+
+  // ---------------------------------------------------------------- read path
+
+  /** Position of the batch that holds `offset` (which must be in [baseOffset, nextOffset)). */
+  positionOf(offset: number): number {
+    const rel = offset - this.baseOffset;
+    // Last index entry at or before rel.
+    let lo = 0;
+    let hi = this.idxRel.length - 1;
+    let pos = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.idxRel[mid]! <= rel) {
+        pos = this.idxPos[mid]!;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    let found = -1;
+    this.walk(pos, (h) => {
+      if (h.baseOffset + h.recordCount > offset) {
+        found = h.position;
+        return false;
+      }
+      return true;
+    });
+    if (found < 0) throw new TickbusError(ErrorCode.STORAGE_ERROR, `offset ${offset} not found in ${this.logPath}: the segment or its index is damaged`);
+    return found;
+  }
+
+  /** Whole batches from `position`: at most maxBytes, but always the first batch whole. */
+  readAt(position: number, maxBytes: number): Uint8Array {
+    const avail = this.size - position;
+    if (avail <= 0) return new Uint8Array(0);
+    this.readExact(this.hdr, WALK_HEADER, position);
+    const first = batchLength(this.hdr, 0);
+    const want = Math.min(avail, Math.max(maxBytes, first));
+    const buf = Buffer.allocUnsafe(want);
+    this.readExact(buf, want, position);
+    let end = 0;
+    while (end + BATCH_HEADER_SIZE <= want) {
+      const len = batchLength(buf, end);
+      if (len < BATCH_HEADER_SIZE || end + len > want) break;
+      end += len;
+    }
+    return buf.subarray(0, end);
+  }
+
+  /** The first batch appended at or after `ms`, as an offset; -1 when every batch here is older. */
+  offsetForTime(ms: number): number {
+    if (this.maxTimeMs < ms) return -1;
+    // Last time entry strictly before ms: everything up to its offset is older, so scan from there.
+    let startRel = 0;
+    for (let i = 0; i < this.timeMs.length && this.timeMs[i]! < ms; i++) startRel = this.timeRel[i]!;
+    let found = -1;
+    this.walk(startRel === 0 ? 0 : this.positionOf(this.baseOffset + startRel), (h) => {
+      if (h.appendTimeMs >= ms) {
+        found = h.baseOffset;
+        return false;
+      }
+      return true;
+    });
+    return found;
+  }
+
+  /** Calls `visit` for each batch header from `position` until it returns false or the segment ends. */
+  walk(position: number, visit: (h: BatchHeader) => boolean): void {
+    const h: BatchHeader = { position, baseOffset: 0, length: 0, recordCount: 0, appendTimeMs: 0, bytes: this.hdr, at: 0 };
+    let pos = position;
+    while (pos + BATCH_HEADER_SIZE <= this.size) {
+      this.readExact(this.hdr, WALK_HEADER, pos);
+      h.position = pos;
+      h.baseOffset = batchBaseOffset(this.hdr);
+      h.length = batchLength(this.hdr);
+      h.recordCount = batchRecordCount(this.hdr);
+      h.appendTimeMs = Math.floor(batchAppendTimeUs(this.hdr) / 1000);
+      if (h.length < BATCH_HEADER_SIZE) throw new TickbusError(ErrorCode.STORAGE_ERROR, `bad batch length at ${pos} in ${this.logPath}`);
+      if (!visit(h)) return;
+      pos += h.length;
+    }
+  }
+
+  private readExact(buf: Uint8Array, len: number, position: number): void {
+    let done = 0;
+    while (done < len) {
+      const n = fs.readSync(this.logFd, buf, done, len - done, position + done);
+      if (n === 0) throw new TickbusError(ErrorCode.STORAGE_ERROR, `${this.logPath} ended at ${position + done} while reading ${len} bytes at ${position}`);
+      done += n;
+    }
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  /**
+   * Verifies every batch (both CRCs, structure, contiguous offsets from baseOffset), cuts the file at
+   * the first one that is torn or corrupt, and rebuilds both indexes. Only the active segment needs
+   * this: sealed segments were fsynced before the next one was created.
+   */
+  recover(): RecoveryReport | null {
+    this.resetIndexes();
+    let report: RecoveryReport | null = null;
+    let buf = Buffer.allocUnsafe(SCAN_CHUNK);
+    let bufStart = 0;
+    let bufLen = 0;
+    const fill = (pos: number, need: number): void => {
+      if (need > buf.length) buf = Buffer.allocUnsafe(need);
+      bufStart = pos;
+      bufLen = fs.readSync(this.logFd, buf, 0, Math.min(buf.length, this.size - pos), pos);
+    };
+    let pos = 0;
+    let expected = this.baseOffset;
+    while (pos < this.size) {
+      if (pos + BATCH_HEADER_SIZE > bufStart + bufLen) fill(pos, BATCH_HEADER_SIZE);
+      let reason = '';
+      if (this.size - pos < BATCH_HEADER_SIZE) reason = 'torn batch header';
+      else {
+        const len = readU32(buf, pos - bufStart + 8);
+        if (len < BATCH_HEADER_SIZE || len > MAX_BATCH_BYTES) reason = `impossible batch length ${len}`;
+        else if (pos + len > this.size) reason = 'torn batch (fewer bytes than its length)';
+        else {
+          if (pos + len > bufStart + bufLen) fill(pos, len);
+          const at = pos - bufStart;
+          const check = checkBatch(buf, at, at + len, true);
+          const base = readU64(buf, at);
+          if (check !== BatchCheck.OK) reason = check === BatchCheck.INCOMPLETE ? 'torn batch' : 'CRC or structure mismatch';
+          else if (base !== expected) reason = `offset ${base} where ${expected} was expected`;
+          else {
+            const count = batchRecordCount(buf, at);
+            const timeMs = Math.floor(batchAppendTimeUs(buf, at) / 1000);
+            if (this.firstTimeMs < 0) this.firstTimeMs = timeMs;
+            this.noteBatch(base, pos, len, timeMs, false);
+            expected = base + count;
+            pos += len;
+            continue;
+          }
+        }
+      }
+      report = { truncatedBytes: this.size - pos, reason };
+      try {
+        fs.ftruncateSync(this.logFd, pos);
+        fs.fdatasyncSync(this.logFd);
+      } catch (err) {
+        throw storageError(`cannot truncate ${this.logPath}`, err);
+      }
+      this.size = pos;
+      break;
+    }
+    this.nextOffset = expected;
+    this.writeIndexes();
+    return report;
+  }
+
+  private resetIndexes(): void {
+    this.idxRel = [];
+    this.idxPos = [];
+    this.timeMs = [];
+    this.timeRel = [];
+    this.bytesSinceIndex = 0;
+    this.bytesSinceTime = 0;
+    this.firstTimeMs = -1;
+    this.maxTimeMs = -1;
+  }
+
+  /** Rebuilds the in-memory and on-disk indexes of a sealed segment from its batch headers. */
+  private rebuildIndexes(): void {
+    this.resetIndexes();
+    let next = this.baseOffset;
+    this.walk(0, (h) => {
+      if (this.firstTimeMs < 0) this.firstTimeMs = h.appendTimeMs;
+      this.noteBatch(h.baseOffset, h.position, h.length, h.appendTimeMs, false);
+      next = h.baseOffset + h.recordCount;
+      return true;
+    });
+    this.nextOffset = next;
+    if (this.maxTimeMs >= 0 && this.timeMs[this.timeMs.length - 1] !== this.maxTimeMs) {
+      this.timeMs.push(this.maxTimeMs);
+      this.timeRel.push(next - 1 - this.baseOffset);
+    }
+    this.writeIndexes();
+  }
+
+  private writeIndexes(): void {
+    const idx = Buffer.alloc(this.idxRel.length * IDX_ENTRY);
+    for (let i = 0; i < this.idxRel.length; i++) {
+      writeU32(idx, i * IDX_ENTRY, this.idxRel[i]!);
+      writeU32(idx, i * IDX_ENTRY + 4, this.idxPos[i]!);
+    }
+    const tim = Buffer.alloc(this.timeMs.length * TIME_ENTRY);
+    for (let i = 0; i < this.timeMs.length; i++) {
+      writeU64(tim, i * TIME_ENTRY, this.timeMs[i]!);
+      writeU32(tim, i * TIME_ENTRY + 8, this.timeRel[i]!);
+    }
+    try {
+      fs.ftruncateSync(this.indexFd, 0);
+      fs.writeSync(this.indexFd, idx, 0, idx.length, 0);
+      fs.ftruncateSync(this.timeFd, 0);
+      fs.writeSync(this.timeFd, tim, 0, tim.length, 0);
+    } catch (err) {
+      throw storageError(`cannot write indexes of ${this.logPath}`, err);
+    }
+  }
+
+  /** Loads the index files of a sealed segment; false when they are missing or inconsistent with the log. */
+  private loadIndexes(): boolean {
+    if (this.size === 0) return false;
+    let idx: Buffer;
+    let tim: Buffer;
+    try {
+      idx = fs.readFileSync(this.indexPath);
+      tim = fs.readFileSync(this.timePath);
+    } catch {
+      return false;
+    }
+    if (idx.length % IDX_ENTRY !== 0 || tim.length % TIME_ENTRY !== 0 || tim.length === 0) return false;
+    let prevRel = -1;
+    let prevPos = -1;
+    for (let p = 0; p < idx.length; p += IDX_ENTRY) {
+      const rel = readU32(idx, p);
+      const pos = readU32(idx, p + 4);
+      if (rel <= prevRel || pos <= prevPos || pos >= this.size) return false;
+      this.idxRel.push(rel);
+      this.idxPos.push(pos);
+      prevRel = rel;
+      prevPos = pos;
+    }
+    let prevT = -1;
+    for (let p = 0; p < tim.length; p += TIME_ENTRY) {
+      const t = readU64(tim, p);
+      if (t < prevT) return false;
+      this.timeMs.push(t);
+      this.timeRel.push(readU32(tim, p + 8));
+      prevT = t;
+    }
+    this.maxTimeMs = prevT;
+    this.walk(0, (h) => {
+      this.firstTimeMs = h.appendTimeMs;
+      return false;
+    });
+    return true;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Closes the files (after any fdatasync in flight). */
+  close(): void {
+    if (this.closed || this.closeRequested) return;
+    this.closeRequested = true;
+    if (this.pins === 0) this.finishClose();
+  }
+
+  /**
+   * Deletes the segment's files (retention) at once; the fds close once no sync uses them. Removing
+   * the names right away (not when an in-flight fdatasync returns) keeps a reopen from finding them.
+   */
+  unlink(): void {
+    for (const p of [this.logPath, this.indexPath, this.timePath]) fs.rmSync(p, { force: true });
+    this.close();
+  }
+
+  private finishClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const fd of [this.logFd, this.indexFd, this.timeFd]) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // already closed: nothing to release
+      }
+    }
+  }
+}
