@@ -420,6 +420,15 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   try {
     const root = bb.readUint32(0);
     if (root + 4 > bytes.length) throw malformed('root table offset is outside the frame');
+    // The root table and its vtable must lie inside the frame before any field is read: a truncated
+    // frame otherwise yields fields read from past its end (garbage, not an error).
+    const vtable = root - bb.readInt32(root);
+    if (vtable < 0 || vtable + 4 > bytes.length) throw malformed('root vtable is outside the frame');
+    const vtableSize = bb.readUint16(vtable);
+    const tableSize = bb.readUint16(vtable + 2);
+    if (vtableSize < 4 || vtable + vtableSize > bytes.length || root + tableSize > bytes.length) {
+      throw malformed('frame is truncated: its root table runs past the end');
+    }
     frame = g.Frame.getRootAsFrame(bb);
     type = frame.bodyType();
   } catch (err) {

@@ -1,0 +1,48 @@
+// `tickbus produce TOPIC`: one record per stdin line, acknowledged in order, one JSON line per ack.
+import readline from 'node:readline';
+import { connect, type SendOptions } from '../../client/index.js';
+import { BROKER_OPTION, intOption, parse, str, UsageError } from './args.js';
+
+const USAGE = `
+Usage: tickbus produce TOPIC [--acks none|leader|durable] [--key K] [--partition P] [--broker URL]
+
+Reads stdin; each line is one record (UTF-8 value). Prints {"partition":P,"offset":O} for each
+acknowledged record, in input order (nothing with --acks none). Exits when stdin ends and every
+record is acknowledged.
+`;
+
+const MAX_IN_FLIGHT = 1024;
+
+export async function produceCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { ...BROKER_OPTION, acks: { type: 'string', default: 'leader' }, key: { type: 'string' }, partition: { type: 'string' } }, USAGE);
+  const topic = positionals[0];
+  if (!topic) throw new UsageError(`produce needs a TOPIC\n${USAGE}`);
+  const acks = str(values, 'acks');
+  if (acks !== 'none' && acks !== 'leader' && acks !== 'durable') throw new UsageError(`--acks must be none, leader or durable, got '${String(acks)}'`);
+  const key = str(values, 'key');
+  const partition = values.partition === undefined ? undefined : intOption(values, 'partition', 0, 0, 1023);
+
+  const bus = await connect({ brokers: [str(values, 'broker') ?? 'ws://127.0.0.1:7420'], clientId: 'tickbus-cli-produce' });
+  const inFlight: Promise<{ partition: number; offset: number }[]>[] = [];
+  let failed: unknown = null;
+  const drainOne = async (): Promise<void> => {
+    const acked = await inFlight.shift()!;
+    if (acks !== 'none') for (const a of acked) process.stdout.write(`{"partition":${a.partition},"offset":${a.offset}}\n`);
+  };
+  try {
+    const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+    for await (const line of rl) {
+      const opts: SendOptions = partition === undefined ? { acks } : { acks, partition };
+      inFlight.push(bus.send(topic, [{ key: key ?? null, value: line }], opts));
+      // Bounded: past MAX_IN_FLIGHT unacknowledged lines we wait for the oldest ack.
+      if (inFlight.length >= MAX_IN_FLIGHT) await drainOne();
+    }
+    while (inFlight.length) await drainOne();
+  } catch (err) {
+    failed = err;
+  } finally {
+    await bus.close();
+  }
+  if (failed) throw failed;
+  return 0;
+}

@@ -1,0 +1,94 @@
+// Broker configuration: every default in one place, every bad value a clear TypeError/RangeError.
+import os from 'node:os';
+
+export type FsyncPolicy = 'always' | 'interval' | 'os';
+
+export interface BrokerConfig {
+  /** Interface to bind. Loopback by default: exposing a broker is a deliberate act. */
+  host: string;
+  /** Bootstrap port (HTTP + bootstrap WebSocket). 0 = any free port. */
+  port: number;
+  /** Owner ports are port+1 ... port+owners when port != 0, else any free ports. */
+  ownerBasePort: number;
+  dataDir: string;
+  /** Number of partition-owner threads. */
+  owners: number;
+  /** Default fsync policy of new topics. */
+  fsync: FsyncPolicy;
+  fsyncIntervalMs: number;
+  /** Largest WebSocket message accepted (a produce frame carries one batch). */
+  maxPayloadLength: number;
+  /** uWS per-socket send buffer limit; uWS skips publishes to a socket above it. */
+  maxBackpressure: number;
+  /** Seconds without traffic before uWS closes a socket (pings keep healthy sockets open). */
+  idleTimeoutSec: number;
+  /** A live subscriber whose send buffer passes this is moved to catch-up reads. */
+  slowConsumerBytes: number;
+  /** A subscriber that does not drain below slowConsumerBytes for this long is cut off (SLOW_CONSUMER). */
+  slowConsumerTimeoutMs: number;
+  /** Catch-up reads: bytes read from the log per Deliver frame. */
+  catchUpChunkBytes: number;
+  /** Enables test-only control messages (fault injection). Never in production. */
+  testHooks: boolean;
+  brokerId: string;
+}
+
+export const DEFAULT_PORT = 7420;
+
+export function defaultConfig(): BrokerConfig {
+  return {
+    host: '127.0.0.1',
+    port: DEFAULT_PORT,
+    ownerBasePort: DEFAULT_PORT + 1,
+    dataDir: './data',
+    owners: Math.max(1, Math.min(2, os.availableParallelism())),
+    fsync: 'interval',
+    fsyncIntervalMs: 50,
+    maxPayloadLength: 4 * 1024 * 1024,
+    maxBackpressure: 16 * 1024 * 1024,
+    idleTimeoutSec: 120,
+    slowConsumerBytes: 1024 * 1024,
+    slowConsumerTimeoutMs: 30_000,
+    catchUpChunkBytes: 256 * 1024,
+    testHooks: false,
+    brokerId: 'tickbus-0',
+  };
+}
+
+function int(name: string, v: number, min: number, max: number): void {
+  if (!Number.isInteger(v)) throw new TypeError(`${name} must be an integer, got ${String(v)}`);
+  if (v < min || v > max) throw new RangeError(`${name} must be between ${min} and ${max}, got ${v}`);
+}
+
+export function isFsyncPolicy(v: unknown): v is FsyncPolicy {
+  return v === 'always' || v === 'interval' || v === 'os';
+}
+
+/** Fills defaults and validates. Throws TypeError/RangeError naming the option. */
+export function resolveConfig(partial: Partial<BrokerConfig>): BrokerConfig {
+  const c: BrokerConfig = { ...defaultConfig(), ...stripUndefined(partial) };
+  if (partial.ownerBasePort === undefined) c.ownerBasePort = c.port === 0 ? 0 : c.port + 1;
+  // A catch-up chunk must fit in one frame: follow a smaller maxPayloadLength unless set explicitly.
+  if (partial.catchUpChunkBytes === undefined) c.catchUpChunkBytes = Math.max(1024, Math.min(c.catchUpChunkBytes, Math.floor(c.maxPayloadLength / 2)));
+  int('port', c.port, 0, 65535);
+  int('ownerBasePort', c.ownerBasePort, 0, 65535);
+  if (c.ownerBasePort !== 0 && c.ownerBasePort + c.owners - 1 > 65535) throw new RangeError('owner ports would pass 65535');
+  int('owners', c.owners, 1, 64);
+  if (!isFsyncPolicy(c.fsync)) throw new TypeError(`fsync must be always, interval or os, got ${String(c.fsync)}`);
+  int('fsyncIntervalMs', c.fsyncIntervalMs, 1, 60_000);
+  int('maxPayloadLength', c.maxPayloadLength, 1024, 256 * 1024 * 1024);
+  int('maxBackpressure', c.maxBackpressure, 64 * 1024, 1024 * 1024 * 1024);
+  int('idleTimeoutSec', c.idleTimeoutSec, 0, 960);
+  int('slowConsumerBytes', c.slowConsumerBytes, 1024, c.maxBackpressure);
+  int('slowConsumerTimeoutMs', c.slowConsumerTimeoutMs, 100, 3_600_000);
+  int('catchUpChunkBytes', c.catchUpChunkBytes, 1024, c.maxPayloadLength);
+  if (typeof c.dataDir !== 'string' || c.dataDir === '') throw new TypeError('dataDir must be a non-empty path');
+  if (typeof c.host !== 'string' || c.host === '') throw new TypeError('host must be a non-empty string');
+  return c;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

@@ -1,0 +1,64 @@
+// Every message between the main thread and a partition owner, typed in one place.
+// Control only: records never cross this boundary (a thread hop costs ~100 µs here).
+// Errors cross as data ({ code, message }): an Error subclass loses its class and code in postMessage.
+import type { ErrorData } from '../../schemas/errors.js';
+import type { BrokerConfig } from '../config.js';
+import type { LogConfig } from '../log/partition-log.js';
+
+export interface OwnedTopic {
+  name: string;
+  id: number;
+  /** The topic's partition count (to tell UNKNOWN_PARTITION from NOT_OWNER). */
+  partitionCount: number;
+  /** The partitions this owner serves. */
+  partitions: number[];
+  config: LogConfig;
+}
+
+/** Passed as workerData when an owner starts. */
+export interface OwnerInit {
+  ownerId: number;
+  /** Port to listen on; 0 = any free port. */
+  port: number;
+  config: BrokerConfig;
+  topics: OwnedTopic[];
+}
+
+export interface PartitionStats {
+  topic: string;
+  partition: number;
+  logStartOffset: number;
+  highWatermark: number;
+  sizeBytes: number;
+  segments: number;
+  subscribers: number;
+}
+
+export interface OwnerCounters {
+  produceRequests: number;
+  recordsIn: number;
+  bytesIn: number;
+  duplicateBatches: number;
+  deliverFrames: number;
+  catchUpFrames: number;
+  catchUpBytes: number;
+  slowConsumerMoves: number;
+  slowConsumerDisconnects: number;
+  badFrames: number;
+  connections: number;
+}
+
+export type ToOwner =
+  | { type: 'openTopic'; reqId: number; topic: OwnedTopic }
+  | { type: 'deleteTopic'; reqId: number; name: string }
+  | { type: 'stats'; reqId: number }
+  | { type: 'shutdown'; reqId: number }
+  /** Test hook (BrokerConfig.testHooks): throws an uncaught exception inside the owner. */
+  | { type: 'injectFault'; reqId: number };
+
+export type FromOwner =
+  | { type: 'ready'; ownerId: number; port: number }
+  | { type: 'reply'; reqId: number; ok: true; stats?: PartitionStats[]; counters?: OwnerCounters }
+  | { type: 'reply'; reqId: number; ok: false; error: ErrorData }
+  /** The owner caught a fault it cannot continue after; it has closed its sockets and is exiting. */
+  | { type: 'failed'; ownerId: number; error: ErrorData };

@@ -1,0 +1,95 @@
+// Entry point of a partition-owner thread. Wires the Owner to the supervisor's control messages
+// and contains its faults: an uncaught error closes every uWS handle first (a worker that ends
+// with uWS handles open aborts the whole process), tells the supervisor, then exits. The
+// supervisor restarts the owner; its partitions recover from disk; clients reconnect and resume.
+import { parentPort, workerData } from 'node:worker_threads';
+import { asTickbusError, ErrorCode, TickbusError } from '../../schemas/errors.js';
+import { logLine } from '../logger.js';
+import type { FromOwner, OwnerInit, ToOwner } from './messages.js';
+import { Owner } from './owner.js';
+
+const init = workerData as OwnerInit;
+const port = parentPort;
+if (!port) throw new Error('owner-worker must run in a worker thread');
+
+const post = (m: FromOwner): void => port.postMessage(m);
+const owner = new Owner(init.ownerId, init.config);
+let failing = false;
+
+async function fail(err: unknown): Promise<void> {
+  if (failing) return;
+  failing = true;
+  const e = asTickbusError(err);
+  logLine('owner failed', { owner: init.ownerId, error: e.message });
+  try {
+    await owner.close(
+      new TickbusError(ErrorCode.OWNER_UNAVAILABLE, `partition owner ${init.ownerId} failed and is restarting; reconnect and resume`),
+      Owner.RESTART_CLOSE,
+      200,
+    );
+  } catch (closeErr) {
+    logLine('owner close after failure failed', { owner: init.ownerId, error: String(closeErr) });
+  }
+  post({ type: 'failed', ownerId: init.ownerId, error: e.toData() });
+  process.exit(1);
+}
+
+process.on('uncaughtException', (err) => void fail(err));
+process.on('unhandledRejection', (err) => void fail(err));
+
+function reply(reqId: number, fn: () => Omit<Extract<FromOwner, { type: 'reply'; ok: true }>, 'type' | 'reqId' | 'ok'> | void): void {
+  try {
+    const extra = fn() ?? {};
+    post({ type: 'reply', reqId, ok: true, ...extra });
+  } catch (err) {
+    post({ type: 'reply', reqId, ok: false, error: asTickbusError(err).toData() });
+  }
+}
+
+port.on('message', (m: ToOwner) => {
+  switch (m.type) {
+    case 'openTopic':
+      reply(m.reqId, () => owner.openTopic(m.topic));
+      return;
+    case 'deleteTopic':
+      reply(m.reqId, () => owner.deleteTopic(m.name));
+      return;
+    case 'stats':
+      reply(m.reqId, () => ({ stats: owner.stats(), counters: { ...owner.counters } }));
+      return;
+    case 'shutdown':
+      void owner
+        .close(new TickbusError(ErrorCode.SHUTTING_DOWN, 'broker is shutting down; reconnect to resume'))
+        .then(() => {
+          post({ type: 'reply', reqId: m.reqId, ok: true });
+          port.close();
+        });
+      return;
+    case 'injectFault':
+      if (!init.config.testHooks) {
+        post({ type: 'reply', reqId: m.reqId, ok: false, error: { code: ErrorCode.INVALID_REQUEST, message: 'test hooks are disabled' } });
+        return;
+      }
+      post({ type: 'reply', reqId: m.reqId, ok: true });
+      setImmediate(() => {
+        throw new Error(`injected fault in owner ${init.ownerId}`);
+      });
+      return;
+  }
+});
+
+try {
+  for (const t of init.topics) owner.openTopic(t);
+  let bound: number;
+  try {
+    bound = await owner.listen(init.config.host, init.port);
+  } catch (err) {
+    // Ephemeral owner ports (ownerBasePort 0): Linux may refuse to re-bind the port this owner had
+    // while TIME_WAIT sockets of it remain (measured); any free port will do, metadata tells clients.
+    if (init.port === 0 || init.config.ownerBasePort !== 0) throw err;
+    bound = await owner.listen(init.config.host, 0);
+  }
+  post({ type: 'ready', ownerId: init.ownerId, port: bound });
+} catch (err) {
+  await fail(err);
+}

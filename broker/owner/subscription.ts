@@ -1,0 +1,234 @@
+// A subscriber's place in one partition, on its owner. Two modes:
+//   catch-up: the owner reads whole batches from the log at `nextOffset` and sends them while the
+//             socket has room (and credit) left;
+//   live:     the socket is subscribed to the partition's uWS topic and gets the one shared frame.
+// The switch catch-up → live happens when nextOffset reaches the log head, in the same synchronous
+// step that subscribes the socket, so no append can fall between them: no gap, no duplicate.
+// A live subscriber that falls behind (socket buffer past a threshold) or runs out of credit goes
+// back to catch-up at the head offset it has been sent up to.
+import type { WebSocket } from 'uWebSockets.js';
+import { asTickbusError, ErrorCode, TickbusError } from '../../schemas/errors.js';
+import { encodeFrameView, errorFrame } from '../../schemas/frames.js';
+import { batchLastOffset, batchLength } from '../../schemas/record-batch.js';
+import type { OwnerCounters } from './messages.js';
+import type { Partition } from './partition.js';
+
+export interface ConnState {
+  id: number;
+  hello: boolean;
+  open: boolean;
+  ws: WebSocket<ConnState> | null;
+  /** Subscriptions of this connection by partition key (`topicId/partition`). */
+  subs: Map<string, Subscription>;
+  /** When the socket's send buffer was first seen blocked (0 = not blocked). */
+  stalledSince: number;
+  /** Last time the socket drained some of its send buffer: the consumer is reading. */
+  lastDrain: number;
+}
+
+export interface CatchUpLimits {
+  chunkBytes: number;
+  /** Stop sending catch-up frames while the socket buffers this much. */
+  highWaterBytes: number;
+}
+
+export type StepResult = 'more' | 'blocked' | 'done';
+
+export class Subscription {
+  mode: 'catchup' | 'live' = 'catchup';
+  closed = false;
+  /** Out of credit while live: leaves the live stream once uWS has written what it queued. */
+  private leaving = false;
+
+  constructor(
+    readonly conn: ConnState,
+    readonly partition: Partition,
+    public nextOffset: number,
+    /** Bytes the subscriber may still be sent; Infinity without a credit window. */
+    public credit: number,
+    private readonly pump: CatchUpPump,
+  ) {}
+
+  get hasCreditWindow(): boolean {
+    return this.credit !== Infinity;
+  }
+
+  start(): void {
+    this.partition.subscriptions.add(this);
+    if (this.nextOffset === this.partition.log.nextOffset && this.credit > 0) this.goLive();
+    else this.pump.add(this);
+  }
+
+  private goLive(): void {
+    const ws = this.conn.ws;
+    if (!ws) return;
+    ws.subscribe(this.partition.liveKey);
+    this.mode = 'live';
+    if (this.hasCreditWindow) this.partition.creditLimited.add(this);
+  }
+
+  /**
+   * Leaves the live stream; everything published so far was written to the socket. Only call this
+   * outside a uWS message handler (timers: the sweep, leaveAfterDrain): see spendLiveCredit.
+   */
+  leaveLive(): void {
+    if (this.mode !== 'live') return;
+    this.conn.ws?.unsubscribe(this.partition.liveKey);
+    this.partition.creditLimited.delete(this);
+    this.mode = 'catchup';
+    this.nextOffset = this.partition.log.nextOffset;
+    this.pump.add(this);
+  }
+
+  /** Called by Partition.appendAndPublish for credit-limited live subscribers. */
+  spendLiveCredit(bytes: number): void {
+    this.credit -= bytes;
+    if (this.credit <= 0 && !this.leaving) {
+      // Not now: uWS queues publishes and writes them at the end of the event-loop iteration, and an
+      // unsubscribe before that drops what is queued for this socket (measured), which would be a gap.
+      // The next iteration's timers run after that drain; what arrives meanwhile is still counted here.
+      this.leaving = true;
+      setTimeout(this.leaveAfterDrain, 0);
+    }
+  }
+
+  private readonly leaveAfterDrain = (): void => {
+    this.leaving = false;
+    if (!this.closed && this.credit <= 0) this.leaveLive();
+  };
+
+  grant(bytes: number): void {
+    if (!this.hasCreditWindow) return;
+    this.credit += bytes;
+    if (this.mode === 'catchup') this.pump.add(this);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.mode === 'live' && this.conn.open) this.conn.ws?.unsubscribe(this.partition.liveKey);
+    this.partition.creditLimited.delete(this);
+    this.partition.subscriptions.delete(this);
+    this.pump.delete(this);
+  }
+
+  /**
+   * Sends up to `maxChunks` catch-up frames. 'blocked' waits for drain or credit; 'done' means live or closed.
+   */
+  catchUpStep(maxChunks: number, limits: CatchUpLimits, counters: OwnerCounters): StepResult {
+    const ws = this.conn.ws;
+    if (this.closed || !ws || !this.conn.open) return 'done';
+    const log = this.partition.log;
+    for (let i = 0; i < maxChunks; i++) {
+      if (this.nextOffset < log.logStartOffset) {
+        this.fail(
+          new TickbusError(
+            ErrorCode.OFFSET_OUT_OF_RANGE,
+            `offset ${this.nextOffset} of ${this.partition.topic}/${this.partition.partition} was deleted by retention; ` +
+              `the log now starts at ${log.logStartOffset}`,
+            { topic: this.partition.topic, partition: this.partition.partition },
+          ),
+        );
+        return 'done';
+      }
+      if (this.nextOffset >= log.nextOffset) {
+        if (this.credit <= 0) return 'blocked';
+        this.goLive();
+        return 'done';
+      }
+      if (this.credit <= 0 || ws.getBufferedAmount() >= limits.highWaterBytes) return 'blocked';
+      const bytes = log.read(this.nextOffset, Math.min(limits.chunkBytes, Math.max(1, this.credit)));
+      if (bytes.length === 0) return 'blocked';
+      const frame = encodeFrameView({
+        type: 'Deliver',
+        topic: this.partition.topic,
+        partition: this.partition.partition,
+        highWatermark: log.nextOffset,
+        live: false,
+        batches: bytes,
+      });
+      if (ws.send(frame, true, false) === 2) return 'blocked'; // dropped: nothing advanced, retry on drain
+      this.nextOffset = lastOffsetIn(bytes) + 1;
+      this.credit -= frame.length;
+      counters.catchUpFrames++;
+      counters.catchUpBytes += bytes.length;
+    }
+    return 'more';
+  }
+
+  fail(err: TickbusError): void {
+    this.conn.ws?.send(encodeFrameView(errorFrame(err)), true, false);
+    this.conn.subs.delete(subKey(this.partition.topicId, this.partition.partition));
+    this.close();
+  }
+}
+
+export function subKey(topicId: number, partition: number): string {
+  return `${topicId}/${partition}`;
+}
+
+function lastOffsetIn(bytes: Uint8Array): number {
+  let p = 0;
+  let last = -1;
+  while (p < bytes.length) {
+    last = batchLastOffset(bytes, p);
+    p += batchLength(bytes, p);
+  }
+  return last;
+}
+
+/**
+ * Runs catch-up reads cooperatively: a few chunks per subscriber per turn, then yields to the
+ * event loop so live traffic and other sockets are never starved by one long replay.
+ */
+export class CatchUpPump {
+  private readonly pending = new Set<Subscription>();
+  private scheduled = false;
+
+  constructor(
+    private readonly limits: CatchUpLimits,
+    private readonly counters: OwnerCounters,
+    private readonly chunksPerTurn = 4,
+  ) {}
+
+  add(sub: Subscription): void {
+    this.pending.add(sub);
+    this.schedule();
+  }
+
+  delete(sub: Subscription): void {
+    this.pending.delete(sub);
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.run);
+  }
+
+  private readonly run = (): void => {
+    this.scheduled = false;
+    for (const sub of this.pending) {
+      const ws = sub.conn.ws;
+      let r: StepResult;
+      if (ws && sub.conn.open) {
+        ws.cork(() => {
+          try {
+            r = sub.catchUpStep(this.chunksPerTurn, this.limits, this.counters);
+          } catch (err) {
+            // A failed read ends this subscription with a typed error; the owner and its other sockets go on.
+            sub.fail(asTickbusError(err, ErrorCode.STORAGE_ERROR));
+            r = 'done';
+          }
+        });
+      } else r = 'done';
+      // Blocked subscribers come back through add() on drain or on credit.
+      if (r! !== 'more') this.pending.delete(sub);
+    }
+    if (this.pending.size > 0) this.schedule();
+  };
+}

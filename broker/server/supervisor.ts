@@ -1,0 +1,221 @@
+// Starts the partition-owner threads, carries control messages to them, and restarts an owner that
+// fails. Owners are long-lived stateful threads with their own listen sockets, so they are plain
+// worker_threads rather than piscina tasks (see docs/design-owners.md for the measurements).
+import { Worker } from 'node:worker_threads';
+import { ErrorCode, TickbusError } from '../../schemas/errors.js';
+import type { BrokerConfig } from '../config.js';
+import { logLine } from '../logger.js';
+import type { FromOwner, OwnedTopic, OwnerCounters, PartitionStats, ToOwner } from '../owner/messages.js';
+
+type DistributiveOmit<T, K extends keyof never> = T extends unknown ? Omit<T, K> : never;
+type Request = DistributiveOmit<ToOwner, 'reqId'>;
+type OkReply = Extract<FromOwner, { type: 'reply'; ok: true }>;
+
+interface Pending {
+  resolve: (r: OkReply) => void;
+  reject: (e: TickbusError) => void;
+  timer: NodeJS.Timeout;
+}
+
+export interface OwnerStatus {
+  id: number;
+  up: boolean;
+  port: number;
+  restarts: number;
+}
+
+const REQUEST_TIMEOUT_MS = 10_000;
+const RESTART_MIN_MS = 50;
+const RESTART_MAX_MS = 5_000;
+
+class OwnerHandle {
+  worker: Worker | null = null;
+  up = false;
+  port = 0;
+  restarts = 0;
+  backoffMs = RESTART_MIN_MS;
+  private nextReq = 1;
+  private readonly pending = new Map<number, Pending>();
+  onReady: ((port: number) => void) | null = null;
+  onStartFailed: ((e: TickbusError) => void) | null = null;
+
+  constructor(readonly id: number) {}
+
+  request(msg: Request, timeoutMs = REQUEST_TIMEOUT_MS): Promise<OkReply> {
+    const w = this.worker;
+    if (!w || !this.up) {
+      return Promise.reject(new TickbusError(ErrorCode.OWNER_UNAVAILABLE, `partition owner ${this.id} is restarting; retry shortly`));
+    }
+    const reqId = this.nextReq++;
+    return new Promise<OkReply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(reqId);
+        reject(new TickbusError(ErrorCode.TIMEOUT, `partition owner ${this.id} did not answer ${msg.type} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(reqId, { resolve, reject, timer });
+      w.postMessage({ ...msg, reqId } as ToOwner);
+    });
+  }
+
+  settle(m: Extract<FromOwner, { type: 'reply' }>): void {
+    const p = this.pending.get(m.reqId);
+    if (!p) return;
+    this.pending.delete(m.reqId);
+    clearTimeout(p.timer);
+    if (m.ok) p.resolve(m);
+    else p.reject(TickbusError.fromData(m.error));
+  }
+
+  failAll(e: TickbusError): void {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(e);
+    }
+    this.pending.clear();
+  }
+}
+
+export class Supervisor {
+  private readonly owners: OwnerHandle[] = [];
+  private stopping = false;
+  private started = false;
+
+  /**
+   * @param topicsFor returns the topics (and partitions) an owner serves, read when it (re)starts, so a
+   *   restarted owner opens exactly the current catalogue.
+   */
+  constructor(
+    private readonly config: BrokerConfig,
+    private readonly topicsFor: (ownerId: number) => OwnedTopic[],
+  ) {
+    for (let i = 0; i < config.owners; i++) this.owners.push(new OwnerHandle(i));
+  }
+
+  get count(): number {
+    return this.owners.length;
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.owners.map((o) => this.spawn(o, this.config.ownerBasePort === 0 ? 0 : this.config.ownerBasePort + o.id)));
+    this.started = true;
+  }
+
+  status(): OwnerStatus[] {
+    return this.owners.map((o) => ({ id: o.id, up: o.up, port: o.port, restarts: o.restarts }));
+  }
+
+  endpoint(ownerId: number): string {
+    const o = this.owners[ownerId];
+    if (!o || !o.up) return '';
+    const host = this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host;
+    return `ws://${host}:${o.port}/`;
+  }
+
+  request(ownerId: number, msg: Request): Promise<OkReply> {
+    const o = this.owners[ownerId];
+    if (!o) return Promise.reject(new TickbusError(ErrorCode.INTERNAL, `no owner ${ownerId}`));
+    return o.request(msg);
+  }
+
+  /** Sends to every owner; resolves when all answered (rejects with the first error). */
+  broadcast(msg: Request): Promise<OkReply[]> {
+    return Promise.all(this.owners.map((o) => o.request(msg)));
+  }
+
+  async stats(): Promise<{ stats: PartitionStats[]; counters: OwnerCounters[] }> {
+    const replies = await Promise.allSettled(this.owners.map((o) => o.request({ type: 'stats' }, 2_000)));
+    const stats: PartitionStats[] = [];
+    const counters: OwnerCounters[] = [];
+    for (const r of replies) {
+      if (r.status !== 'fulfilled') continue;
+      if (r.value.stats) stats.push(...r.value.stats);
+      if (r.value.counters) counters.push(r.value.counters);
+    }
+    return { stats, counters };
+  }
+
+  private spawn(o: OwnerHandle, port: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const worker = new Worker(new URL('../owner/owner-worker.js', import.meta.url), {
+        workerData: { ownerId: o.id, port, config: this.config, topics: this.topicsFor(o.id) },
+      });
+      o.worker = worker;
+      o.onReady = (p) => {
+        o.port = p;
+        o.up = true;
+        o.backoffMs = RESTART_MIN_MS;
+        resolve();
+      };
+      o.onStartFailed = reject;
+      worker.on('message', (m: FromOwner) => {
+        switch (m.type) {
+          case 'ready':
+            o.onReady?.(m.port);
+            o.onReady = null;
+            o.onStartFailed = null;
+            return;
+          case 'reply':
+            o.settle(m);
+            return;
+          case 'failed':
+            o.up = false;
+            logLine('owner reported failure', { owner: o.id, code: m.error.code, error: m.error.message });
+            return;
+        }
+      });
+      worker.on('error', (err) => {
+        // Reached only when the worker's own fault handler could not run.
+        logLine('owner thread error', { owner: o.id, error: err.message });
+      });
+      worker.on('exit', (code) => {
+        const wasStarting = o.onStartFailed;
+        o.up = false;
+        o.worker = null;
+        o.failAll(new TickbusError(ErrorCode.OWNER_UNAVAILABLE, `partition owner ${o.id} stopped; retry shortly`));
+        if (wasStarting) {
+          o.onStartFailed = null;
+          o.onReady = null;
+          wasStarting(new TickbusError(ErrorCode.INTERNAL, `partition owner ${o.id} exited with code ${code} while starting`));
+          // At broker start a failing owner fails the start; after that, keep trying with backoff.
+          if (!this.started) return;
+        }
+        if (this.stopping) return;
+        const delay = o.backoffMs;
+        o.backoffMs = Math.min(RESTART_MAX_MS, o.backoffMs * 2);
+        o.restarts++;
+        logLine('owner restarting', { owner: o.id, exitCode: code, inMs: delay, restarts: o.restarts });
+        setTimeout(() => {
+          if (this.stopping) return;
+          // Reuse the port so clients that cached the endpoint reconnect to the same place.
+          this.spawn(o, o.port).catch((e: unknown) => {
+            logLine('owner restart failed', { owner: o.id, error: String(e) });
+          });
+        }, delay).unref();
+      });
+    });
+  }
+
+  /** Test hook: makes an owner throw an uncaught exception. */
+  injectFault(ownerId: number): Promise<OkReply> {
+    return this.request(ownerId, { type: 'injectFault' });
+  }
+
+  async stop(timeoutMs = 10_000): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      this.owners.map(async (o) => {
+        const w = o.worker;
+        if (!w) return;
+        const exited = new Promise<void>((r) => w.once('exit', () => r()));
+        try {
+          await o.request({ type: 'shutdown' }, timeoutMs);
+        } catch (e) {
+          logLine('owner shutdown failed', { owner: o.id, error: String(e) });
+        }
+        const timer = setTimeout(() => void w.terminate(), timeoutMs);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+}

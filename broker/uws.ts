@@ -1,0 +1,39 @@
+// Loads uWebSockets.js and refuses its silent JavaScript fallback.
+// The npm package we depend on (an alias of a Node-20 native build) catches a failed binary load,
+// prints a warning and returns a slow pure-JS implementation. A broker on that fallback would
+// look healthy and be an order of magnitude slower, so we check for native code and stop.
+import { createRequire } from 'node:module';
+import type * as UWS from 'uWebSockets.js';
+import { ErrorCode, TickbusError } from '../schemas/errors.js';
+
+export type { TemplatedApp, WebSocket, us_listen_socket, HttpResponse, HttpRequest } from 'uWebSockets.js';
+
+const require = createRequire(import.meta.url);
+
+function load(): typeof UWS {
+  // The package warns on console when it falls back; keep that out of our output and decide ourselves.
+  const warn = console.warn;
+  console.warn = () => undefined;
+  let mod: typeof UWS;
+  try {
+    mod = require('uWebSockets.js') as typeof UWS;
+  } finally {
+    console.warn = warn;
+  }
+  if (!isNative(mod)) {
+    throw new TickbusError(
+      ErrorCode.INTERNAL,
+      `uWebSockets.js native binary did not load for node ${process.version} (${process.platform}-${process.arch}, ` +
+        `ABI ${process.versions.modules}); refusing to run on its slow JavaScript fallback. ` +
+        `Reinstall with 'npm ci' on a supported platform (linux-x64, Node 20).`,
+    );
+  }
+  return mod;
+}
+
+/** True when `App` is a native function (the fallback's App is plain JavaScript). */
+export function isNative(mod: { App: unknown }): boolean {
+  return typeof mod.App === 'function' && /\[native code\]/.test(Function.prototype.toString.call(mod.App));
+}
+
+export const uws: typeof UWS = load();

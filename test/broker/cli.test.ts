@@ -1,0 +1,89 @@
+// The `tickbus` CLI against a real broker process: topics, produce (stdin lines → JSON acks),
+// consume (JSON lines), and every command's --help.
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BrokerProcess, CLI, startBroker } from '../helpers/broker.js';
+
+const exec = promisify(execFile);
+let broker: BrokerProcess;
+
+async function tickbus(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdin.end(stdin ?? '');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? -1)));
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+const lines = (s: string): unknown[] => s.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
+
+beforeAll(async () => {
+  broker = await startBroker();
+}, 30_000);
+afterAll(async () => {
+  await broker?.stop();
+});
+
+describe('tickbus CLI', () => {
+  it('creates, lists and describes topics', async () => {
+    const created = await tickbus(['topics', 'create', 'cli', '--partitions', '3', '--broker', broker.url]);
+    expect(created.code).toBe(0);
+    expect(lines(created.stdout)[0]).toMatchObject({ name: 'cli' });
+    const list = await tickbus(['topics', 'list', '--broker', broker.url]);
+    expect(list.code).toBe(0);
+    expect(JSON.stringify(lines(list.stdout))).toContain('"cli"');
+    const described = await tickbus(['topics', 'describe', 'cli', '--broker', broker.url]);
+    expect(described.code).toBe(0);
+    expect(JSON.stringify(lines(described.stdout))).toContain('"cli"');
+    const dup = await tickbus(['topics', 'create', 'cli', '--partitions', '3', '--broker', broker.url]);
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toMatch(/TOPIC_EXISTS/);
+  });
+
+  it('produces stdin lines and consumes them back as JSON, in order per key', async () => {
+    const input = ['alpha', 'beta', 'gamma', 'delta'].join('\n') + '\n';
+    const produced = await tickbus(['produce', 'cli', '--acks', 'durable', '--key', 'K', '--broker', broker.url], input);
+    expect(produced.code).toBe(0);
+    const acks = lines(produced.stdout) as { partition: number; offset: number }[];
+    expect(acks).toHaveLength(4);
+    const partition = acks[0]!.partition;
+    expect(acks).toEqual([0, 1, 2, 3].map((offset) => ({ partition, offset })));
+
+    const consumed = await tickbus(['consume', 'cli', '--from', 'earliest', '--count', '4', '--broker', broker.url]);
+    expect(consumed.code).toBe(0);
+    const recs = lines(consumed.stdout) as { topic: string; partition: number; offset: number; timestamp: number; key: string; value: string }[];
+    expect(recs.map((r) => r.value)).toEqual(['alpha', 'beta', 'gamma', 'delta']);
+    expect(recs.every((r) => r.topic === 'cli' && r.key === 'K' && r.partition === partition && typeof r.timestamp === 'number')).toBe(true);
+  });
+
+  it('consume exits 0 when the timeout passes with no new record', async () => {
+    const started = Date.now();
+    const r = await tickbus(['consume', 'cli', '--from', 'latest', '--timeout-ms', '500', '--broker', broker.url]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
+  it('prints --help for every command and rejects bad usage with exit code 2', async () => {
+    for (const cmd of [['broker'], ['topics'], ['produce'], ['consume'], ['bench']]) {
+      const { stdout } = await exec(process.execPath, [CLI, ...cmd, '--help']);
+      expect(stdout).toMatch(/Usage/);
+    }
+    const bad = await tickbus(['produce', 'cli', '--acks', 'maybe', '--broker', broker.url]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--acks must be none, leader or durable/);
+    const unknown = await tickbus(['frobnicate']);
+    expect(unknown.code).toBe(2);
+  });
+
+  it('reports an unknown topic with its error code', async () => {
+    const r = await tickbus(['topics', 'describe', 'nope', '--broker', broker.url]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/UNKNOWN_TOPIC \(200\)/);
+  });
+});
