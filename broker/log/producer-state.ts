@@ -16,16 +16,35 @@ export const MAX_PRODUCERS = 10_000;
 const SNAPSHOT = 'producers.snapshot';
 const U32 = 0x1_0000_0000;
 
-interface BatchMeta {
-  baseSeq: number;
-  count: number;
-  baseOffset: number;
-}
+/** One producer's last batches on this partition, in a fixed ring: recording a batch allocates nothing. */
+class ProducerEntry {
+  readonly baseSeq = new Float64Array(BATCHES_PER_PRODUCER);
+  readonly count = new Float64Array(BATCHES_PER_PRODUCER);
+  readonly baseOffset = new Float64Array(BATCHES_PER_PRODUCER);
+  /** Slot of the newest batch. */
+  newest = -1;
+  size = 0;
 
-interface ProducerEntry {
-  epoch: number;
-  /** Oldest first, at most BATCHES_PER_PRODUCER. */
-  batches: BatchMeta[];
+  constructor(public epoch: number) {}
+
+  push(baseSeq: number, count: number, baseOffset: number): void {
+    this.newest = (this.newest + 1) % BATCHES_PER_PRODUCER;
+    this.baseSeq[this.newest] = baseSeq;
+    this.count[this.newest] = count;
+    this.baseOffset[this.newest] = baseOffset;
+    if (this.size < BATCHES_PER_PRODUCER) this.size++;
+  }
+
+  reset(epoch: number): void {
+    this.epoch = epoch;
+    this.newest = -1;
+    this.size = 0;
+  }
+
+  /** Slot i = 0 is the oldest remembered batch. */
+  slot(i: number): number {
+    return (this.newest - this.size + 1 + i + BATCHES_PER_PRODUCER) % BATCHES_PER_PRODUCER;
+  }
 }
 
 /** What the log should do with an incoming idempotent batch: -1 = append it; else its original base offset. */
@@ -51,10 +70,12 @@ export class ProducerState {
     if (epoch < e.epoch) {
       throw new TickbusError(ErrorCode.OUT_OF_ORDER_SEQUENCE, `producer ${producerId} epoch ${epoch} is fenced: epoch ${e.epoch} has written since`);
     }
-    const last = e.batches[e.batches.length - 1]!;
-    const expected = (last.baseSeq + last.count) % U32;
+    const expected = (e.baseSeq[e.newest]! + e.count[e.newest]!) % U32;
     if (baseSeq === expected) return APPEND;
-    for (const b of e.batches) if (b.baseSeq === baseSeq && b.count === count) return b.baseOffset;
+    for (let i = 0; i < e.size; i++) {
+      const k = e.slot(i);
+      if (e.baseSeq[k] === baseSeq && e.count[k] === count) return e.baseOffset[k]!;
+    }
     const behind = (expected - baseSeq + U32) % U32;
     if (behind > 0 && behind < U32 / 2) {
       throw new TickbusError(
@@ -72,10 +93,11 @@ export class ProducerState {
   record(producerId: number, epoch: number, baseSeq: number, count: number, baseOffset: number): void {
     if (producerId === 0) return;
     let e = this.producers.get(producerId);
-    if (e) this.producers.delete(producerId); // re-insert: Map order is least recently active first
-    if (!e || epoch !== e.epoch) e = { epoch, batches: [] };
-    if (e.batches.length === BATCHES_PER_PRODUCER) e.batches.shift();
-    e.batches.push({ baseSeq, count, baseOffset });
+    if (e) {
+      this.producers.delete(producerId); // re-insert: Map order is least recently active first
+      if (epoch !== e.epoch) e.reset(epoch);
+    } else e = new ProducerEntry(epoch);
+    e.push(baseSeq, count, baseOffset);
     this.producers.set(producerId, e);
     if (this.producers.size > MAX_PRODUCERS) {
       const oldest = this.producers.keys().next().value;
@@ -89,7 +111,14 @@ export class ProducerState {
 
   /** Writes the state as of `offset` (the log's next offset) atomically: temp file, fsync, rename. */
   saveSnapshot(dir: string, offset: number): void {
-    const body = JSON.stringify({ version: 1, offset, producers: [...this.producers].map(([id, e]) => [id, e.epoch, e.batches.map((b) => [b.baseSeq, b.count, b.baseOffset])]) });
+    const producers = [...this.producers].map(([id, e]) => {
+      const batches = Array.from({ length: e.size }, (_, i) => {
+        const k = e.slot(i);
+        return [e.baseSeq[k], e.count[k], e.baseOffset[k]];
+      });
+      return [id, e.epoch, batches];
+    });
+    const body = JSON.stringify({ version: 1, offset, producers });
     const file = path.join(dir, SNAPSHOT);
     const tmp = `${file}.tmp`;
     const fd = fs.openSync(tmp, 'w');
@@ -115,7 +144,9 @@ export class ProducerState {
     if (s.version !== 1 || typeof s.offset !== 'number' || !Array.isArray(s.producers)) return -1;
     try {
       for (const [id, epoch, batches] of s.producers as [number, number, [number, number, number][]][]) {
-        this.producers.set(id, { epoch, batches: batches.map(([baseSeq, count, baseOffset]) => ({ baseSeq, count, baseOffset })) });
+        const e = new ProducerEntry(epoch);
+        for (const [baseSeq, count, baseOffset] of batches) e.push(baseSeq, count, baseOffset);
+        this.producers.set(id, e);
       }
     } catch {
       this.producers.clear();
