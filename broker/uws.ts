@@ -37,3 +37,26 @@ export function isNative(mod: { App: unknown }): boolean {
 }
 
 export const uws: typeof UWS = load();
+
+type ListenCallback = (listenSocket: UWS.us_listen_socket | false) => void;
+type ListenWithOptions = (this: UWS.TemplatedApp, host: string, port: number, options: number, cb: ListenCallback) => UWS.TemplatedApp;
+const LISTEN_EXCLUSIVE_PORT = (uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT;
+
+/**
+ * Listens without SO_REUSEPORT. uWS sets it by default, so a second broker started on a port in use
+ * would silently share it (the kernel would spread connections over two brokers with different data)
+ * instead of failing. Re-binding right after a crash still works (SO_REUSEADDR stays). The typings
+ * lack this (host, port, options, cb) form; the native code has it.
+ */
+export function listenExclusive(app: UWS.TemplatedApp, host: string, port: number, cb: ListenCallback): void {
+  (app.listen as unknown as ListenWithOptions).call(app, host, port, LISTEN_EXCLUSIVE_PORT, cb);
+}
+
+/**
+ * Closes every socket of an app, listen sockets included: HTTP requests and upgrades in progress too,
+ * which no WebSocket handler has seen yet. A worker must do this before it ends (an open uWS poll
+ * handle at thread exit aborts the whole process). Missing from the typings; present in the native code.
+ */
+export function closeApp(app: UWS.TemplatedApp): void {
+  (app as unknown as { close(): void }).close();
+}

@@ -15,6 +15,7 @@ if (!port) throw new Error('owner-worker must run in a worker thread');
 const post = (m: FromOwner): void => port.postMessage(m);
 const owner = new Owner(init.ownerId, init.config);
 let failing = false;
+const EXIT_GRACE_MS = 50;
 
 async function fail(err: unknown): Promise<void> {
   if (failing) return;
@@ -31,7 +32,9 @@ async function fail(err: unknown): Promise<void> {
     logLine('owner close after failure failed', { owner: init.ownerId, error: String(closeErr) });
   }
   post({ type: 'failed', ownerId: init.ownerId, error: e.toData() });
-  process.exit(1);
+  // Closed sockets release their poll handles in a later loop iteration (uv_close callbacks); exiting
+  // before that aborts the process, so give libuv a few iterations first.
+  setTimeout(() => process.exit(1), EXIT_GRACE_MS);
 }
 
 process.on('uncaughtException', (err) => void fail(err));

@@ -9,7 +9,7 @@ import type { BrokerConfig } from '../config.js';
 import { logLine } from '../logger.js';
 import { PartitionLog } from '../log/partition-log.js';
 import { partitionDir } from '../metadata/topic-store.js';
-import { uws } from '../uws.js';
+import { closeApp, listenExclusive, uws } from '../uws.js';
 import type { OwnedTopic, OwnerCounters, PartitionStats } from './messages.js';
 import { Partition } from './partition.js';
 import { CatchUpPump, type ConnState, Subscription, subKey } from './subscription.js';
@@ -103,7 +103,7 @@ export class Owner {
   /** Opens the owned partitions (running log recovery) and starts listening. */
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.app.listen(host, port, (ls) => {
+      listenExclusive(this.app, host, port, (ls) => {
         if (!ls) {
           reject(new TickbusError(ErrorCode.INTERNAL, `owner ${this.ownerId} could not listen on ${host}:${port} (port in use?)`));
           return;
@@ -504,7 +504,9 @@ export class Owner {
     }
     const deadline = Date.now() + graceMs;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    for (const conn of [...this.conns]) conn.ws?.close();
+    // Whatever did not finish its close handshake, and sockets no handler tracks (HTTP, upgrades in
+    // progress), closes now.
+    closeApp(this.app);
     for (const t of this.topics.values()) {
       for (const p of t.partitions) {
         try {

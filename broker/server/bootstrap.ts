@@ -6,7 +6,7 @@ import { asTickbusError, ErrorCode, TickbusError } from '../../schemas/errors.js
 import { decodeFrame, encodeFrameView, errorFrame, type Frame, type FrameOf, PROTOCOL_VERSION } from '../../schemas/frames.js';
 import type { BrokerConfig } from '../config.js';
 import { logLine } from '../logger.js';
-import { uws } from '../uws.js';
+import { listenExclusive, uws } from '../uws.js';
 
 export interface BootstrapConn {
   id: number;
@@ -105,7 +105,7 @@ export class BootstrapServer {
 
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.app.listen(host, port, (ls) => {
+      listenExclusive(this.app, host, port, (ls) => {
         if (!ls) {
           reject(new TickbusError(ErrorCode.INTERNAL, `cannot listen on ${host}:${port}: is another broker running there?`));
           return;

@@ -1,7 +1,8 @@
 // An owner that fails (an injected uncaught exception) does not take the process down: every other
 // partition keeps serving, the failed owner restarts, its partitions recover from disk, and its
 // clients get a retryable error.
-import { afterEach, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { ErrorCode } from '../../schemas/errors.js';
 import { type BrokerProcess, startBroker } from '../helpers/broker.js';
 import { createTopic, metadata, readAll, WireClient } from '../helpers/wire-client.js';
@@ -28,6 +29,8 @@ describe('owner failure', () => {
 
   it('keeps serving other partitions and brings the failed owner back with its data', async () => {
     broker = await startBroker({ args: ['--owners', '2', '--test-hooks'] });
+    const b0 = broker;
+    onTestFailed(() => console.log(`broker log:\n${b0.stderr()}`));
     const md = await createTopic(broker.url, topic, 4);
     const parts = md.topics[0]!.partitions;
     const failed = parts.find((p) => p.ownerId === 0)!;
@@ -42,6 +45,14 @@ describe('owner failure', () => {
     // A live subscriber on the healthy owner must not notice anything.
     b.send({ type: 'Subscribe', requestId: 99, topic, starts: [{ partition: healthy.partition, kind: 'latest' }], creditBytes: 0 });
     await b.waitFor((f) => f.type === 'SubscribeOk');
+
+    // A socket no WebSocket handler knows yet (an HTTP request still sending its headers): the owner
+    // must close it too before its thread ends, or the whole process aborts.
+    const halfOpen = net.connect(Number(new URL(failed.endpoint).port), '127.0.0.1');
+    halfOpen.on('error', () => undefined);
+    await new Promise<void>((r) => halfOpen.once('connect', () => r()));
+    halfOpen.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    await new Promise((r) => setTimeout(r, 50));
 
     const res = await fetch(`http://127.0.0.1:${broker.port}/test/owners/0/fault`, { method: 'POST' });
     expect(res.status).toBe(200);
@@ -59,9 +70,11 @@ describe('owner failure', () => {
     expect(b.closeCode).toBeNull();
 
     // Owner 0 comes back (same port), with the partition recovered from disk.
+    // healthz may still say ok before the supervisor has seen owner 0 go: wait for its restart.
     const health = await waitFor(async () => {
       const h = await fetch(`http://127.0.0.1:${broker!.port}/healthz`);
-      return h.status === 200 ? ((await h.json()) as { owners: { id: number; restarts: number }[] }) : undefined;
+      const body = (await h.json()) as { owners: { id: number; restarts: number }[] };
+      return h.status === 200 && body.owners.find((o) => o.id === 0)!.restarts > 0 ? body : undefined;
     });
     expect(health.owners.find((o) => o.id === 0)!.restarts).toBe(1);
     const back = (await metadata(broker.url, [topic])).topics[0]!.partitions.find((p) => p.partition === failed.partition)!;
@@ -69,6 +82,7 @@ describe('owner failure', () => {
     expect((await a2.produce(topic, failed.partition, [{ value: 'after-a' }])).type).toBe('ProduceAck');
     a2.close();
     b.close();
+    halfOpen.destroy();
     const records = await readAll(back.endpoint, topic, failed.partition);
     expect(records.map((r) => text(r.value))).toEqual(['before-a', 'after-a']);
     expect(broker.stderr()).toMatch(/owner failed.*injected fault/);
