@@ -37,8 +37,6 @@ export type StepResult = 'more' | 'blocked' | 'done';
 export class Subscription {
   mode: 'catchup' | 'live' = 'catchup';
   closed = false;
-  /** Out of credit while live: leaves the live stream once uWS has written what it queued. */
-  private leaving = false;
 
   constructor(
     readonly conn: ConnState,
@@ -67,13 +65,15 @@ export class Subscription {
     if (this.hasCreditWindow) this.partition.creditLimited.add(this);
   }
 
-  /**
-   * Leaves the live stream; everything published so far was written to the socket. Only call this
-   * outside a uWS message handler (timers: the sweep, leaveAfterDrain): see spendLiveCredit.
-   */
+  /** Leaves the live stream at the head: everything published so far reaches the socket first. */
   leaveLive(): void {
     if (this.mode !== 'live') return;
-    this.conn.ws?.unsubscribe(this.partition.liveKey);
+    const ws = this.conn.ws;
+    // uWS queues publishes and writes them at the end of the event-loop iteration; an unsubscribe before
+    // that drops what is queued for this socket (measured: a gap). A send drains the socket's queue
+    // first, and a ping is a send the application never sees.
+    ws?.ping();
+    ws?.unsubscribe(this.partition.liveKey);
     this.partition.creditLimited.delete(this);
     this.mode = 'catchup';
     this.nextOffset = this.partition.log.nextOffset;
@@ -83,19 +83,8 @@ export class Subscription {
   /** Called by Partition.appendAndPublish for credit-limited live subscribers. */
   spendLiveCredit(bytes: number): void {
     this.credit -= bytes;
-    if (this.credit <= 0 && !this.leaving) {
-      // Not now: uWS queues publishes and writes them at the end of the event-loop iteration, and an
-      // unsubscribe before that drops what is queued for this socket (measured), which would be a gap.
-      // The next iteration's timers run after that drain; what arrives meanwhile is still counted here.
-      this.leaving = true;
-      setTimeout(this.leaveAfterDrain, 0);
-    }
+    if (this.credit <= 0) this.leaveLive();
   }
-
-  private readonly leaveAfterDrain = (): void => {
-    this.leaving = false;
-    if (!this.closed && this.credit <= 0) this.leaveLive();
-  };
 
   grant(bytes: number): void {
     if (!this.hasCreditWindow) return;
