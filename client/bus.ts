@@ -6,6 +6,7 @@ import { BootstrapLink } from './bootstrap.js';
 import type { BusInternals, GroupMember, RequestFrame } from './bus-internals.js';
 import type { Connection, ConnectionListener } from './connection.js';
 import { ErrorCode, TickbusError } from './errors.js';
+import { groupSettings, joinGroup } from './group.js';
 import { MetadataCache, type TopicMeta } from './metadata.js';
 import { type ClientOptions, resolveOptions, type ResolvedOptions } from './options.js';
 import { OwnerLinks } from './owner-links.js';
@@ -95,29 +96,13 @@ export class Bus implements BusInternals {
     if (opts.group !== undefined) {
       if (typeof opts.group !== 'string' || opts.group.length === 0) throw new TypeError(`group must be a non-empty string, got ${String(opts.group)}`);
       if (opts.partitions !== undefined) throw new TypeError('a group member gets its partitions from the group: pass group or partitions, not both');
+      groupSettings(opts); // bad group options throw here, not later as an error event
     }
     const sub = new Subscription({ bus: this, options: this.options, transport: this.transport, onClosed: (s) => this.subs.delete(s) }, topic, opts);
     this.subs.add(sub);
-    if (opts.group !== undefined) this.joinGroup(topic, opts.group, sub, opts);
+    if (opts.group !== undefined) sub.attachGroup(joinGroup(this, topic, opts.group, sub, opts));
     else void sub.start(opts.partitions ? [...new Set(opts.partitions)] : undefined);
     return sub;
-  }
-
-  private joinGroup(topic: string, group: string, sub: Subscription, opts: SubscribeOptions): void {
-    // group.ts is written alongside; loaded by name so this module builds without it.
-    const spec = './group.js';
-    import(spec).then(
-      (mod: { joinGroup?: JoinGroupFn }) => {
-        if (typeof mod.joinGroup !== 'function') throw new Error('client/group.js exports no joinGroup');
-        if (!sub.closed) sub.attachGroup(mod.joinGroup(this, topic, group, sub, opts));
-      },
-      (err: unknown) => {
-        throw err;
-      },
-    ).catch((err: unknown) => {
-      const e = new TickbusError(ErrorCode.INVALID_REQUEST, `consumer groups are not available in this build: ${String(err)}`, { cause: err, topic });
-      sub.failWith(e);
-    });
   }
 
   /** Flushes pending sends, closes every subscription (leaving groups) and every connection. */

@@ -23,6 +23,8 @@ export const ErrorCode = {
   // 3xx: offsets and consumption
   OFFSET_OUT_OF_RANGE: 300,
   SLOW_CONSUMER: 301,
+  UNKNOWN_MEMBER: 302,
+  STALE_GENERATION: 303,
   // 4xx: producing
   OUT_OF_ORDER_SEQUENCE: 400,
   // 5xx: availability (retryable)
