@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// `tickbus bench SCENARIO [options]` (dispatched from broker/cli/main.ts) and `node dist/bench/cli.js ...`
+// (npm run bench). Results go to stdout as Markdown (and to --json / --out); progress goes to stderr.
+// Exit codes: 0 done, 1 a target or scenario failed (the report says which), 2 bad command line.
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { BenchError, BenchUsageError } from './errors.js';
+import { parseBenchArgs, USAGE } from './options.js';
+import { markdownReport } from './report/markdown.js';
+import { writeJson, writeOutDir } from './report/write.js';
+import { runBench } from './run-bench.js';
+
+export async function runBenchCli(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseBenchArgs(argv);
+  } catch (err) {
+    if (err instanceof BenchUsageError) {
+      process.stderr.write(`tickbus bench: ${err.message.trimEnd()}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (parsed.help) {
+    process.stdout.write(USAGE.trimStart());
+    return 0;
+  }
+  const options = parsed.options;
+  const report = await runBench(options);
+  process.stdout.write(markdownReport(report) + '\n');
+  if (options.json) {
+    writeJson(options.json, report);
+    process.stderr.write(`wrote ${options.json}\n`);
+  }
+  if (options.out) {
+    const files = writeOutDir(options.out, report);
+    process.stderr.write(`wrote ${files.length} files to ${options.out} (report.md, index.html, SVG charts)\n`);
+  }
+  const failed = report.runs.filter((r) => r.error);
+  return failed.length ? 1 : 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  runBenchCli(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`tickbus bench: ${err instanceof BenchError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,55 @@
+// The HdrHistogram percentile spectrum as a self-contained SVG: x is the percentile on a log scale of
+// 1/(1-p) (so 90, 99, 99.9 ... are evenly spaced), y is latency in µs on a log scale, one line per target.
+import type { RunRecord } from './run-record.js';
+
+const W = 760;
+const H = 420;
+const M = { left: 70, right: 170, top: 40, bottom: 50 };
+const COLORS: Record<string, string> = { tickbus: '#d62728', 'tickbus-sdk': '#ff7f0e', 'uws-relay': '#1f77b4', nats: '#2ca02c', redis: '#9467bd' };
+
+const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** x position of percentile p (0..100) in "nines": 0 → 0, 90 → 1, 99 → 2, 99.9 → 3 ... */
+function nines(p: number): number {
+  return p >= 100 ? Infinity : -Math.log10(1 - p / 100);
+}
+
+export function spectrumSvg(title: string, runs: RunRecord[]): string {
+  const series = runs.filter((r) => r.spectrum_us.length > 0);
+  const maxX = Math.max(2, ...series.flatMap((r) => r.spectrum_us.map(([p]) => nines(p)).filter(Number.isFinite)));
+  const xs = Math.ceil(maxX);
+  const values = series.flatMap((r) => r.spectrum_us.map(([, v]) => Math.max(1, v)));
+  const lo = Math.pow(10, Math.floor(Math.log10(Math.min(...values, 10))));
+  const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...values, 100))));
+  const pw = W - M.left - M.right;
+  const ph = H - M.top - M.bottom;
+  const x = (n: number): number => M.left + (Math.min(n, xs) / xs) * pw;
+  const y = (v: number): number => M.top + ph - ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * ph;
+
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
+  parts.push(`<text x="${M.left}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`);
+  // Grid: one vertical line per nine, one horizontal line per decade of µs.
+  for (let n = 0; n <= xs; n++) {
+    const label = n === 0 ? '0%' : `${(100 * (1 - Math.pow(10, -n))).toFixed(Math.max(0, n - 2))}%`;
+    parts.push(`<line x1="${x(n)}" y1="${M.top}" x2="${x(n)}" y2="${M.top + ph}" stroke="#ddd"/>`);
+    parts.push(`<text x="${x(n)}" y="${M.top + ph + 16}" text-anchor="middle">${label}</text>`);
+  }
+  for (let d = lo; d <= hi; d *= 10) {
+    parts.push(`<line x1="${M.left}" y1="${y(d)}" x2="${M.left + pw}" y2="${y(d)}" stroke="#ddd"/>`);
+    parts.push(`<text x="${M.left - 6}" y="${y(d) + 4}" text-anchor="end">${d >= 1000 ? `${d / 1000} ms` : `${d} µs`}</text>`);
+  }
+  parts.push(`<text x="${M.left + pw / 2}" y="${H - 10}" text-anchor="middle">percentile (log scale of 1/(1-p))</text>`);
+  parts.push(`<text x="16" y="${M.top + ph / 2}" text-anchor="middle" transform="rotate(-90 16 ${M.top + ph / 2})">latency from intended send time</text>`);
+  series.forEach((r, i) => {
+    const color = COLORS[r.target] ?? '#444';
+    const pts = r.spectrum_us.filter(([p]) => Number.isFinite(nines(p))).map(([p, v]) => `${x(nines(p)).toFixed(1)},${y(Math.max(1, v)).toFixed(1)}`);
+    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.join(' ')}"/>`);
+    const ly = M.top + 10 + i * 18;
+    parts.push(`<line x1="${M.left + pw + 12}" y1="${ly}" x2="${M.left + pw + 32}" y2="${ly}" stroke="${color}" stroke-width="3"/>`);
+    parts.push(`<text x="${M.left + pw + 36}" y="${ly + 4}">${esc(r.target)} (p50 ${r.latency_us?.p50 ?? '-'} µs)</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}

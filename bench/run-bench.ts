@@ -1,0 +1,108 @@
+// Runs the scenarios a command asked for and gathers one BenchReport. Servers are started per scenario
+// and stopped when it ends, whatever happens; a target that fails is reported and the others go on.
+import os from 'node:os';
+import { errorMessage } from './errors.js';
+import { percentiles } from './harness/percentiles.js';
+import { Progress } from './harness/progress.js';
+import { runTimetable } from './harness/timetable.js';
+import type { BenchOptions, ScenarioName } from './options.js';
+import { collectVersions, describeMachine } from './report/machine.js';
+import type { BenchReport } from './report/run-record.js';
+import { type ScenarioContext, ServerPool } from './scenarios/context.js';
+import { durableScenario } from './scenarios/durable.js';
+import { fanoutScenario } from './scenarios/fanout.js';
+import { latencyScenario } from './scenarios/latency.js';
+import { microScenario } from './scenarios/micro.js';
+import { replayScenario } from './scenarios/replay.js';
+
+const RUNNERS: Record<Exclude<ScenarioName, 'all'>, (ctx: ScenarioContext) => Promise<void>> = {
+  latency: latencyScenario,
+  fanout: fanoutScenario,
+  durable: durableScenario,
+  replay: replayScenario,
+  micro: microScenario,
+};
+const ALL: Exclude<ScenarioName, 'all'>[] = ['micro', 'latency', 'fanout', 'durable', 'replay'];
+
+export interface RunBenchOptions {
+  /** Progress lines on stderr (default true). */
+  progress?: boolean;
+}
+
+export async function runBench(options: BenchOptions, run: RunBenchOptions = {}): Promise<BenchReport> {
+  const progress = new Progress(process.stderr, run.progress ?? true);
+  const started = new Date();
+  const machine = describeMachine();
+  // How noisy is the machine right now? The timetable against a no-op publisher, before anything runs.
+  const probe = await runTimetable({ rate: 10_000, count: options.quick ? 2_000 : 10_000, send: () => undefined });
+  const lag = percentiles(probe.lag);
+  machine.noise_probe = `timetable lag at 10k msg/s with a no-op publisher: p50 ${lag.p50} µs, p99 ${lag.p99} µs, p99.9 ${lag.p99_9} µs, max ${lag.max} µs`;
+  progress.note(`tickbus bench ${options.scenario}: ${machine.cores} cores, load ${os.loadavg()[0]!.toFixed(2)}; ${machine.noise_probe}`);
+
+  const report: BenchReport = {
+    machine,
+    versions: collectVersions(),
+    command: options.command,
+    started_at: started.toISOString(),
+    finished_at: '',
+    runs: [],
+    saturation: [],
+    micro: [],
+  };
+  const scenarios = options.scenario === 'all' ? ALL : [options.scenario];
+  for (const s of scenarios) {
+    const ctx: ScenarioContext = {
+      options,
+      progress,
+      servers: new ServerPool(options.brokerUrl),
+      runs: report.runs,
+      saturation: report.saturation,
+      micro: report.micro,
+      versions: report.versions,
+    };
+    try {
+      await RUNNERS[s](ctx);
+    } catch (err) {
+      progress.note(`${s}: failed: ${errorMessage(err)}`);
+      report.runs.push({ ...failedRun(s), error: errorMessage(err) });
+    } finally {
+      await ctx.servers.stopAll();
+    }
+  }
+  report.finished_at = new Date().toISOString();
+  return report;
+}
+
+function failedRun(scenario: string): BenchReport['runs'][number] {
+  return {
+    target: '-',
+    scenario,
+    rate: 0,
+    size: 0,
+    subscribers: 0,
+    sent: 0,
+    received: 0,
+    achieved_rate: 0,
+    latency_us: null,
+    latency_actual_us: null,
+    mode: 'live',
+    acks: '-',
+    publishers: 0,
+    partitions: 0,
+    duration_s: 0,
+    warmup_s: 0,
+    send_rate: 0,
+    delivery_rate: 0,
+    saturated: false,
+    saturation_reason: null,
+    send_lag_us: null,
+    ack_latency_us: null,
+    ack_latency_actual_us: null,
+    acked: 0,
+    min_per_subscriber: 0,
+    cpu: null,
+    server: '',
+    spectrum_us: [],
+    error: null,
+  };
+}

@@ -1,0 +1,222 @@
+// Target `tickbus`: a broker process (`node dist/broker/cli/main.js broker`, port 0, own temp data dir),
+// or a running deployment given with --broker. Driven over the raw wire protocol: one Produce frame per
+// message (acks none / leader / durable), live subscribers with Subscribe(latest), the catch-up reader with
+// Subscribe(earliest). Deliver frames are walked in place to hand each record's value to the sink.
+import fs from 'node:fs';
+import path from 'node:path';
+import { crc32c } from '../../schemas/crc32c.js';
+import type { FrameOf } from '../../schemas/frames.js';
+import { BATCH_HEADER_SIZE, batchBaseOffset, batchLength, batchRecordCount, encodeBatch, Off, readI32, readU32, writeU32 } from '../../schemas/record-batch.js';
+import { ServerStartError, TargetError, withTimeout } from '../errors.js';
+import { repoRoot } from '../harness/entry-path.js';
+import { firstJsonLine, makeTempDir, startChildServer } from '../servers/child-server.js';
+import type { Acks, Endpoint, Publisher, PublisherOptions, RunningServer, Sink, StartOptions, Subscriber, SubscriberOptions, Target, TargetClient } from './target.js';
+import { WireConnection } from './tickbus-wire.js';
+
+function ownerUrls(ep: Endpoint): string[] {
+  const e = ep.extra.endpoints;
+  if (!Array.isArray(e)) throw new TargetError(`tickbus endpoint for '${ep.channel}' carries no owner endpoints`);
+  return e;
+}
+
+/**
+ * One record batch reused for every message: the payload is copied into the value and the record CRC redone
+ * (crc32c over ~100 bytes), instead of encodeBatch's allocations per message.
+ */
+class BatchTemplate {
+  readonly bytes: Uint8Array;
+  private readonly valueAt: number;
+
+  constructor(size: number) {
+    this.bytes = encodeBatch([{ value: new Uint8Array(size) }]);
+    // header | u32 bodyLength | i32 tsDelta | i32 keyLength (-1) | i32 valueLength | value...
+    this.valueAt = BATCH_HEADER_SIZE + 4 + 4 + 4 + 4;
+  }
+
+  fill(payload: Uint8Array): Uint8Array {
+    this.bytes.set(payload, this.valueAt);
+    writeU32(this.bytes, Off.crc, crc32c(this.bytes, Off.magic, this.bytes.length));
+    return this.bytes;
+  }
+}
+
+const client: TargetClient = {
+  async connectPublisher(ep: Endpoint, opts: PublisherOptions): Promise<Publisher> {
+    const urls = ownerUrls(ep);
+    const url = urls[opts.partition % urls.length]!;
+    const conn = await WireConnection.open(url, 'tickbus-bench-producer');
+    const acks: Acks = opts.acks;
+    conn.onFrame = (f) => {
+      if (f.type === 'ProduceAck') opts.onAck?.(f.requestId - 1);
+      else if (f.type === 'ErrorReply') opts.onError?.(new TargetError(`tickbus produce: ${f.message} (code ${f.code})`));
+    };
+    conn.onClose = (reason) => opts.onError?.(new TargetError(`tickbus producer connection ${reason}`));
+    let template: BatchTemplate | null = null;
+    const frame: FrameOf<'Produce'> = { type: 'Produce', requestId: 0, topic: ep.channel, partition: opts.partition % ep.partitions, acks, batch: new Uint8Array(0) };
+    return {
+      acknowledges: acks !== 'none',
+      publish: (payload, seq) => {
+        if (template === null || template.bytes.length !== BATCH_HEADER_SIZE + 4 + 4 + 4 + 4 + payload.length + 2) template = new BatchTemplate(payload.length);
+        frame.requestId = seq + 1;
+        frame.batch = template.fill(payload);
+        conn.send(frame);
+      },
+      backlogBytes: () => conn.ws.bufferedAmount,
+      close: async () => {
+        conn.onClose = () => undefined;
+        await conn.close();
+      },
+    };
+  },
+
+  async connectSubscriber(ep: Endpoint, opts: SubscriberOptions, sink: Sink): Promise<Subscriber> {
+    const urls = ownerUrls(ep);
+    const partitions = opts.partitions ?? Array.from({ length: ep.partitions }, (_, i) => i);
+    // One connection per owner endpoint, subscribing to the partitions it serves.
+    const byUrl = new Map<string, number[]>();
+    for (const p of partitions) {
+      const u = urls[p]!;
+      byUrl.set(u, [...(byUrl.get(u) ?? []), p]);
+    }
+    const conns: WireConnection[] = [];
+    try {
+      for (const [url, parts] of byUrl) {
+        const conn = await WireConnection.open(url, 'tickbus-bench-subscriber');
+        conns.push(conn);
+        // Next offset expected per partition: a catch-up Deliver may start with a batch below it.
+        const next = new Map<number, number>();
+        conn.onFrame = (f) => {
+          if (f.type === 'Deliver') deliver(f, next, sink);
+          else if (f.type === 'SubscribeOk') next.set(f.partition, f.startOffset);
+        };
+        const oks = new Set<number>();
+        const subscribed = new Promise<void>((resolve, reject) => {
+          const prev = conn.onFrame;
+          conn.onFrame = (f) => {
+            prev(f);
+            if (f.type === 'SubscribeOk') {
+              oks.add(f.partition);
+              if (oks.size === parts.length) resolve();
+            } else if (f.type === 'ErrorReply') reject(new TargetError(`tickbus subscribe: ${f.message} (code ${f.code})`));
+          };
+        });
+        // One Subscribe answers with one SubscribeOk per partition, so it is sent without a request waiter
+        // (which takes one answer) and its answers are counted in onFrame.
+        conn.send({
+          type: 'Subscribe',
+          requestId: 0x7fff_0000 + conns.length,
+          topic: ep.channel,
+          starts: parts.map((partition) => (opts.from === 'earliest' ? { partition, kind: 'earliest' as const } : { partition, kind: 'latest' as const })),
+          creditBytes: 0,
+        });
+        await withTimeout(subscribed, 10_000, `tickbus Subscribe to '${ep.channel}' (SubscribeOk for ${parts.length} partitions)`);
+      }
+    } catch (err) {
+      await Promise.allSettled(conns.map((c) => c.close()));
+      throw err;
+    }
+    return { close: async () => void (await Promise.allSettled(conns.map((c) => c.close()))) };
+  },
+};
+
+/** Hands each record value at or past the expected offset to the sink; no objects per record. */
+function deliver(f: FrameOf<'Deliver'>, next: Map<number, number>, sink: Sink): void {
+  const b = f.batches;
+  let expect = next.get(f.partition) ?? 0;
+  let at = 0;
+  while (at + BATCH_HEADER_SIZE <= b.length) {
+    const len = batchLength(b, at);
+    const base = batchBaseOffset(b, at);
+    const count = batchRecordCount(b, at);
+    let p = at + BATCH_HEADER_SIZE;
+    for (let i = 0; i < count; i++) {
+      const body = readU32(b, p);
+      if (base + i >= expect) {
+        let q = p + 8; // bodyLength, timestampDelta
+        const kl = readI32(b, q);
+        q += 4 + (kl > 0 ? kl : 0);
+        const vl = readI32(b, q);
+        q += 4;
+        if (vl >= 0) sink(b.subarray(q, q + vl));
+        expect = base + i + 1;
+      }
+      p += 4 + body;
+    }
+    at += len;
+  }
+  next.set(f.partition, expect);
+}
+
+export const tickbusTarget: Target = {
+  name: 'tickbus',
+  unsupported: () => null,
+  describe: (mode, acks) => (mode === 'live' ? `raw wire protocol, acks ${acks}` : `raw wire protocol, acks ${acks} (group commit fdatasync)`),
+  client,
+  async start(opts: StartOptions): Promise<RunningServer> {
+    const version = tickbusVersion();
+    if (opts.brokerUrl) return connectedBroker(opts.brokerUrl, `${version} (running broker at ${opts.brokerUrl})`, [], async () => undefined);
+    const cli = path.join(repoRoot(), 'dist', 'broker', 'cli', 'main.js');
+    if (!fs.existsSync(cli)) throw new ServerStartError(`${cli} is missing: run 'npm run build' first`);
+    const dir = makeTempDir('tickbus-bench-broker-');
+    const server = await startChildServer<{ url: string }>({
+      name: 'tickbus broker',
+      command: process.execPath,
+      args: [cli, 'broker', '--port', '0', '--owner-base-port', '0', '--data', dir],
+      tempDir: dir,
+      ready: (out) => firstJsonLine<{ url: string }>(out),
+    });
+    return connectedBroker(server.info.url, version, [server.pid], () => server.stop());
+  },
+};
+
+async function connectedBroker(bootstrapUrl: string, version: string, pids: number[], stop: () => Promise<void>): Promise<RunningServer> {
+  let admin: WireConnection | null = null;
+  const adminConn = async (): Promise<WireConnection> => (admin ??= await WireConnection.open(bootstrapUrl, 'tickbus-bench-admin'));
+  return {
+    version,
+    pids,
+    prepare: async (spec) => {
+      const r = await (await adminConn()).request({ type: 'CreateTopic', requestId: 0, name: spec.name, partitions: spec.partitions, config: null }, 'MetadataResult');
+      if (r.type !== 'MetadataResult' || !r.topics[0]) throw new TargetError(`tickbus: CreateTopic '${spec.name}' answered ${r.type}`);
+      const endpoints = [...r.topics[0].partitions].sort((a, b) => a.partition - b.partition).map((p) => p.endpoint);
+      return { target: 'tickbus', mode: spec.mode, url: bootstrapUrl, channel: spec.name, partitions: spec.partitions, extra: { endpoints } };
+    },
+    preload: async (ep, count, fill, onProgress) => {
+      // Batches of 1,000 records, 8 produce requests in flight on one connection.
+      const conn = await WireConnection.open(ownerUrls(ep)[0]!, 'tickbus-bench-preload');
+      try {
+        const BATCH = 1_000;
+        const inflight = new Set<Promise<unknown>>();
+        for (let i = 0; i < count; i += BATCH) {
+          const end = Math.min(count, i + BATCH);
+          const records = [];
+          for (let s = i; s < end; s++) records.push({ value: fill(s).slice() });
+          const p = conn.request({ type: 'Produce', requestId: 0, topic: ep.channel, partition: 0, acks: 'leader', batch: encodeBatch(records) }, 'ProduceAck');
+          inflight.add(p);
+          void p.finally(() => inflight.delete(p)).catch(() => undefined);
+          if (inflight.size >= 8) await Promise.race(inflight);
+          onProgress?.(end);
+        }
+        await Promise.all(inflight);
+      } finally {
+        await conn.close();
+      }
+    },
+    release: async (ep) => {
+      await (await adminConn()).request({ type: 'DeleteTopic', requestId: 0, name: ep.channel }, 'MetadataResult').catch(() => undefined);
+    },
+    stop: async () => {
+      if (admin) await admin.close();
+      await stop();
+    },
+  };
+}
+
+function tickbusVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version?: string };
+    return `tickbus ${pkg.version ?? '?'}`;
+  } catch {
+    return 'tickbus';
+  }
+}

@@ -1,0 +1,68 @@
+// The floor of this stack: a bare uWebSockets.js relay. A publisher's message goes to every subscriber of
+// the channel through uWS's native publish, nothing else. Runs as its own process (like every other server
+// the bench drives) so it never shares an event loop with the harness.
+// Paths: /pub/CHANNEL (publisher) and /sub/CHANNEL (subscriber: gets one "ok" text message once subscribed).
+// Prints {"port":N} when listening; SIGTERM closes the listen socket and exits.
+import { type us_listen_socket, uws } from '../../broker/uws.js';
+
+interface SocketData {
+  channel: string;
+  role: 'pub' | 'sub';
+}
+
+const decoder = new TextDecoder();
+let listenSocket: us_listen_socket | null = null;
+
+const app = uws.App();
+app.ws<SocketData>('/*', {
+  compression: uws.DISABLED,
+  maxPayloadLength: 16 * 1024 * 1024,
+  // Same limit as the broker: past 16 MiB buffered, uWS skips the subscriber (the bench then sees a loss).
+  maxBackpressure: 16 * 1024 * 1024,
+  idleTimeout: 0,
+  upgrade: (res, req, context) => {
+    const url = req.getUrl();
+    const m = /^\/(pub|sub)\/(.+)$/.exec(url);
+    if (!m) {
+      res.writeStatus('404 Not Found').end('use /pub/CHANNEL or /sub/CHANNEL');
+      return;
+    }
+    res.upgrade<SocketData>(
+      { role: m[1] as 'pub' | 'sub', channel: decodeURIComponent(m[2]!) },
+      req.getHeader('sec-websocket-key'),
+      req.getHeader('sec-websocket-protocol'),
+      req.getHeader('sec-websocket-extensions'),
+      context,
+    );
+  },
+  open: (ws) => {
+    const d = ws.getUserData();
+    if (d.role === 'sub') {
+      ws.subscribe(d.channel);
+      ws.send('ok', false);
+    }
+  },
+  message: (ws, message, isBinary) => {
+    const d = ws.getUserData();
+    // publish copies the bytes synchronously, so the ArrayBuffer uWS detaches afterwards is never kept.
+    if (d.role === 'pub') app.publish(d.channel, message, isBinary);
+    else if (!isBinary && decoder.decode(message) === 'ping') ws.send('pong', false);
+  },
+});
+
+app.listen('127.0.0.1', 0, (token) => {
+  if (!token) {
+    process.stderr.write('uws-relay: could not listen on 127.0.0.1\n');
+    process.exit(1);
+  }
+  listenSocket = token;
+  process.stdout.write(JSON.stringify({ port: uws.us_socket_local_port(token) }) + '\n');
+});
+
+const stop = (): void => {
+  if (listenSocket) uws.us_listen_socket_close(listenSocket);
+  listenSocket = null;
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
