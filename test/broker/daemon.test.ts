@@ -53,6 +53,11 @@ describe('daemon', () => {
   it('refuses to start on a port in use, with a clear message', async () => {
     const a = await startBroker();
     started.push(a);
-    await expect(startBroker({ args: ['--port', String(a.port)] }).then(() => 'started')).rejects.toThrow(/cannot listen on 127\.0\.0\.1:\d+/);
+    // A second broker that did start (sharing the port) must not outlive the test.
+    const second = startBroker({ args: ['--port', String(a.port)] }).then((b) => {
+      started.push(b);
+      return 'started';
+    });
+    await expect(second).rejects.toThrow(/cannot listen on 127\.0\.0\.1:\d+/);
   });
 });
