@@ -89,7 +89,7 @@ export class PartitionLog {
       syncDir(this.dir);
     } else {
       for (let i = 0; i < bases.length; i++) {
-        const seg = Segment.open(this.dir, bases[i]!);
+        const seg = Segment.open(this.dir, bases[i]!, i === bases.length - 1);
         if (i < bases.length - 1) seg.nextOffset = bases[i + 1]!;
         this.segments.push(seg);
       }

@@ -108,8 +108,11 @@ export class Segment {
     }
   }
 
-  /** Opens an existing segment. Indexes are loaded, or rebuilt when missing or inconsistent. */
-  static open(dir: string, base: number): Segment {
+  /**
+   * Opens an existing segment. Indexes are loaded, or rebuilt when missing or inconsistent; with
+   * `forRecovery` (the last segment) neither: its bytes are not trusted yet, and recover() rebuilds them.
+   */
+  static open(dir: string, base: number, forRecovery = false): Segment {
     const open = (ext: '.log' | '.index' | '.timeindex') => fs.openSync(path.join(dir, segmentName(base, ext)), ext === '.log' ? 'r+' : 'a+');
     let seg: Segment;
     try {
@@ -118,7 +121,7 @@ export class Segment {
     } catch (err) {
       throw storageError(`cannot open segment ${base} in ${dir}`, err);
     }
-    if (!seg.loadIndexes()) seg.rebuildIndexes();
+    if (!forRecovery && !seg.loadIndexes()) seg.rebuildIndexes();
     return seg;
   }
 
