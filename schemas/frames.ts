@@ -159,8 +159,22 @@ export function encodeFrameView(f: Frame): Uint8Array {
   return b.asUint8Array();
 }
 
+// Topic names, group names and ids repeat on every frame: encoding the same UTF-8 for each one was
+// ~0.5 µs a string on the live path (Deliver and ProduceAck each carry the topic). Short strings are
+// encoded once and kept; the map is bounded and simply cleared when full.
+const ENCODED_MAX = 1024;
+const encoded = new Map<string, Uint8Array>();
+const utf8Encoder = new TextEncoder();
+
 function str(b: flatbuffers.Builder, s: string): number {
-  return b.createString(s);
+  if (s.length > 128) return b.createString(s);
+  let bytes = encoded.get(s);
+  if (bytes === undefined) {
+    if (encoded.size >= ENCODED_MAX) encoded.clear();
+    bytes = utf8Encoder.encode(s);
+    encoded.set(s, bytes);
+  }
+  return b.createString(bytes);
 }
 
 function encodeConfig(b: flatbuffers.Builder, c: Partial<TopicConfigWire>): number {
