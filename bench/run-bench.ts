@@ -7,7 +7,7 @@ import { Progress } from './harness/progress.js';
 import { runTimetable } from './harness/timetable.js';
 import type { BenchOptions, ScenarioName } from './options.js';
 import { collectVersions, describeMachine } from './report/machine.js';
-import type { BenchReport } from './report/run-record.js';
+import { type BenchReport, blankRunRecord } from './report/run-record.js';
 import { type ScenarioContext, ServerPool } from './scenarios/context.js';
 import { durableScenario } from './scenarios/durable.js';
 import { fanoutScenario } from './scenarios/fanout.js';
@@ -74,35 +74,18 @@ export async function runBench(options: BenchOptions, run: RunBenchOptions = {})
 }
 
 function failedRun(scenario: string): BenchReport['runs'][number] {
-  return {
+  return blankRunRecord({
     target: '-',
     scenario,
     rate: 0,
     size: 0,
     subscribers: 0,
-    sent: 0,
-    received: 0,
-    achieved_rate: 0,
-    latency_us: null,
-    latency_actual_us: null,
     mode: 'live',
     acks: '-',
     publishers: 0,
     partitions: 0,
     duration_s: 0,
     warmup_s: 0,
-    send_rate: 0,
-    delivery_rate: 0,
-    saturated: false,
-    saturation_reason: null,
-    send_lag_us: null,
-    ack_latency_us: null,
-    ack_latency_actual_us: null,
-    acked: 0,
-    min_per_subscriber: 0,
-    cpu: null,
     server: '',
-    spectrum_us: [],
-    error: null,
-  };
+  });
 }

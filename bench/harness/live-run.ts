@@ -1,7 +1,7 @@
 // One measured point of a live scenario (latency, fanout, durable): subscribers up, publishers up,
 // warm-up then measured messages on the open-loop timetable, a bounded drain, then the numbers.
 import { errorMessage, withTimeout } from '../errors.js';
-import type { RunRecord } from '../report/run-record.js';
+import { blankRunRecord, type RunRecord } from '../report/run-record.js';
 import type { Acks, LoadScenario, Mode, Publisher, RunningServer, Target } from '../targets/target.js';
 import { nowUs, sleep } from './clock.js';
 import { cpuBetween, cpuMark, type CpuShare } from './cpu.js';
@@ -249,35 +249,18 @@ export function summarizeLive(target: Target, server: RunningServer, spec: Point
 }
 
 export function emptyRecord(target: Target, server: RunningServer | null, spec: Omit<PointSpec, 'subscriberThreads' | 'drainTimeoutS'>): RunRecord {
-  return {
+  return blankRunRecord({
     target: target.name,
     scenario: spec.scenario,
     rate: spec.rate,
     size: spec.size,
     subscribers: spec.subscribers,
-    sent: 0,
-    received: 0,
-    achieved_rate: 0,
-    latency_us: null,
-    latency_actual_us: null,
     mode: spec.mode,
     acks: spec.acks,
     publishers: spec.publishers,
     partitions: spec.partitions,
     duration_s: spec.durationS,
     warmup_s: spec.warmupS,
-    send_rate: 0,
-    delivery_rate: 0,
-    saturated: false,
-    saturation_reason: null,
-    send_lag_us: null,
-    ack_latency_us: null,
-    ack_latency_actual_us: null,
-    acked: 0,
-    min_per_subscriber: 0,
-    cpu: null,
     server: server ? `${server.version}; ${target.describe(spec.mode, spec.acks)}` : target.describe(spec.mode, spec.acks),
-    spectrum_us: [],
-    error: null,
-  };
+  });
 }

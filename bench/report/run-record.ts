@@ -49,6 +49,33 @@ export interface RunRecord {
   error: string | null;
 }
 
+/** What identifies a point; blankRunRecord fills in the rest. */
+export type RunIdentity = Pick<RunRecord, 'target' | 'scenario' | 'rate' | 'size' | 'subscribers' | 'mode' | 'acks' | 'publishers' | 'partitions' | 'duration_s' | 'warmup_s' | 'server'>;
+
+/** A point with nothing measured yet: zeros and nulls around its identity. */
+export function blankRunRecord(id: RunIdentity): RunRecord {
+  return {
+    ...id,
+    sent: 0,
+    received: 0,
+    achieved_rate: 0,
+    latency_us: null,
+    latency_actual_us: null,
+    send_rate: 0,
+    delivery_rate: 0,
+    saturated: false,
+    saturation_reason: null,
+    send_lag_us: null,
+    ack_latency_us: null,
+    ack_latency_actual_us: null,
+    acked: 0,
+    min_per_subscriber: 0,
+    cpu: null,
+    spectrum_us: [],
+    error: null,
+  };
+}
+
 export interface MicroRecord {
   name: string;
   ops_per_s: number;

@@ -5,8 +5,9 @@
 // later resumes from the group's committed offsets.
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Bus, connect, ErrorCode, type Subscription, type TickbusError } from '../../client/index.js';
-import { type Socket, type SocketHandlers, type Transport, webSocketTransport } from '../../client/internal.js';
 import { type BrokerProcess, startBroker } from '../helpers/broker.js';
+import { CuttableTransport } from '../helpers/cuttable-transport.js';
+import type { Transport } from '../../client/internal.js';
 
 const brokers: BrokerProcess[] = [];
 const buses: Bus[] = [];
@@ -26,34 +27,6 @@ async function until(cond: () => boolean, what: string, ms = 20_000): Promise<vo
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-/** A transport whose bootstrap sockets the test can cut (the group member's coordinator session among them). */
-class CuttableTransport implements Transport {
-  private readonly sockets = new Set<Socket>();
-  constructor(private readonly cutUrl: string) {}
-  async open(url: string, handlers: SocketHandlers, timeoutMs: number): Promise<Socket> {
-    let s: Socket | null = null;
-    const sock = await webSocketTransport.open(
-      url,
-      {
-        onMessage: (bytes) => handlers.onMessage(bytes),
-        onClose: (code, reason) => {
-          if (s) this.sockets.delete(s);
-          handlers.onClose(code, reason);
-        },
-      },
-      timeoutMs,
-    );
-    s = sock;
-    if (url === this.cutUrl) this.sockets.add(sock);
-    return sock;
-  }
-  cut(): number {
-    const n = this.sockets.size;
-    for (const s of [...this.sockets]) s.close(4000, 'cut by the test');
-    return n;
   }
 }
 

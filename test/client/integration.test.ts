@@ -4,8 +4,8 @@
 // once, in order per partition, and the log holds no duplicate.
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Bus, connect, type ConsumedRecord, ErrorCode, type Subscription, TickbusError, utf8 } from '../../client/index.js';
-import { type Socket, type SocketHandlers, type Transport, webSocketTransport } from '../../client/internal.js';
 import { type BrokerProcess, startBroker } from '../helpers/broker.js';
+import { CuttableTransport } from '../helpers/cuttable-transport.js';
 
 const brokers: BrokerProcess[] = [];
 const buses: Bus[] = [];
@@ -59,33 +59,6 @@ async function readBack(b: BrokerProcess, topic: string, expected: Map<number, n
   }
   await sub.close();
   return out;
-}
-
-/** A transport whose sockets the test can cut, like a network that drops connections mid-stream. */
-class CuttableTransport implements Transport {
-  readonly open_: Set<Socket> = new Set();
-  cuts = 0;
-  async open(url: string, handlers: SocketHandlers, timeoutMs: number): Promise<Socket> {
-    let s: Socket | null = null;
-    const sock = await webSocketTransport.open(
-      url,
-      {
-        onMessage: (b) => handlers.onMessage(b),
-        onClose: (c, r) => {
-          if (s) this.open_.delete(s);
-          handlers.onClose(c, r);
-        },
-      },
-      timeoutMs,
-    );
-    s = sock;
-    this.open_.add(sock);
-    return sock;
-  }
-  cutAll(): void {
-    this.cuts++;
-    for (const s of [...this.open_]) s.close(4000, 'cut by the test');
-  }
 }
 
 /**
@@ -203,8 +176,8 @@ describe('SDK against a real broker', () => {
     const got = collect(sub);
     const acked = await produceThrough(producer, 'cut', 1200, (i) => {
       if (i % 300 === 150) {
-        pt.cutAll();
-        ct.cutAll();
+        pt.cut();
+        ct.cut();
       }
     });
     expect(pt.cuts).toBe(4);
