@@ -346,8 +346,56 @@ export class PartitionLog {
     } catch {
       // the files are about to go: a failed final fsync does not matter
     }
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    // Removing the files frees their blocks: ~10 ms per 64 MiB segment here, too long for the owner's
+    // thread. The rename is instant (a topic created again under the same name starts clean); the
+    // removal runs in libuv's pool, and sweepDeletedPartitions() finishes one a crash interrupted.
+    const doomed = `${this.dir}${DELETED_MARK}${Date.now()}`;
+    try {
+      fs.renameSync(this.dir, doomed);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      fs.rmSync(this.dir, { recursive: true, force: true });
+      return;
+    }
+    removeInPool(doomed);
   }
+}
+
+const DELETED_MARK = '.deleted-';
+
+function removeInPool(target: string): void {
+  fs.rm(target, { recursive: true, force: true }, (err) => {
+    if (err) logLine('could not remove deleted partition', { dir: target, error: err.message });
+  });
+}
+
+/**
+ * Removes partition directories a deletion left behind (the broker stopped before removing them):
+ * <data>/<topic>/<partition>.deleted-<ms>. Runs at broker start, off the main thread's path.
+ */
+export function sweepDeletedPartitions(dataDir: string): number {
+  let swept = 0;
+  let topics: fs.Dirent[];
+  try {
+    topics = fs.readdirSync(dataDir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const t of topics) {
+    if (!t.isDirectory()) continue;
+    let entries: string[];
+    try {
+      entries = fs.readdirSync(path.join(dataDir, t.name));
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      if (!e.includes(DELETED_MARK)) continue;
+      removeInPool(path.join(dataDir, t.name, e));
+      swept++;
+    }
+  }
+  return swept;
 }
 
 function syncDir(dir: string): void {

@@ -78,6 +78,8 @@ export class Segment {
   /** Async fdatasyncs in flight on this segment's fd: close waits for them. */
   private pins = 0;
   private closeRequested = false;
+  /** Set by unlink(): the files' last close frees their blocks, so it runs off-thread. */
+  private closeInPool = false;
   private closed = false;
   private readonly entry = Buffer.alloc(TIME_ENTRY);
   private readonly hdr = Buffer.alloc(WALK_HEADER);
@@ -475,6 +477,7 @@ export class Segment {
    */
   unlink(): void {
     for (const p of [this.logPath, this.indexPath, this.timePath]) fs.rmSync(p, { force: true });
+    this.closeInPool = true;
     this.close();
   }
 
@@ -482,10 +485,15 @@ export class Segment {
     if (this.closed) return;
     this.closed = true;
     for (const fd of [this.logFd, this.indexFd, this.timeFd]) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // already closed: nothing to release
+      // The last close of an unlinked file frees its blocks: ~10 ms for a 64 MiB segment here (measured),
+      // a stall the owner's live path must not take, so that close runs in libuv's pool.
+      if (this.closeInPool) fs.close(fd, () => undefined);
+      else {
+        try {
+          fs.closeSync(fd);
+        } catch {
+          // already closed: nothing to release
+        }
       }
     }
   }

@@ -4,7 +4,7 @@ import { ErrorCode, TickbusError } from '../../schemas/errors.js';
 import type { Frame, FrameOf, TopicConfigWire, TopicInfoWire } from '../../schemas/frames.js';
 import { type BrokerConfig, resolveConfig } from '../config.js';
 import { GroupCoordinator } from '../groups/coordinator.js';
-import { type LogConfig, validateLogConfig } from '../log/partition-log.js';
+import { type LogConfig, sweepDeletedPartitions, validateLogConfig } from '../log/partition-log.js';
 import { logLine } from '../logger.js';
 import { ownerOf, type TopicRecord, TopicStore } from '../metadata/topic-store.js';
 import type { OwnedTopic, PartitionStats } from '../owner/messages.js';
@@ -50,6 +50,8 @@ function topicLogConfig(broker: BrokerConfig, wire: Partial<TopicConfigWire> | n
 export async function startBroker(partial: Partial<BrokerConfig> = {}): Promise<RunningBroker> {
   const config = resolveConfig(partial);
   const store = TopicStore.open(config.dataDir);
+  const swept = sweepDeletedPartitions(config.dataDir);
+  if (swept > 0) logLine('removing partitions a topic deletion left behind', { count: swept });
 
   const ownedBy = (ownerId: number): OwnedTopic[] =>
     store.list().flatMap((t) => {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PartitionLog, validateLogConfig } from '../../../broker/log/partition-log.js';
+import { PartitionLog, sweepDeletedPartitions, validateLogConfig } from '../../../broker/log/partition-log.js';
 import { segmentName } from '../../../broker/log/segment.js';
 import { ErrorCode, TickbusError } from '../../../schemas/errors.js';
 import { decodeBatches, encodeBatch } from '../../../schemas/record-batch.js';
@@ -206,5 +206,32 @@ describe('partition log', () => {
     expectCode(() => validateLogConfig({ retentionMs: 0 }), ErrorCode.INVALID_CONFIG);
     expect(validateLogConfig({ retentionBytes: -1 }).retentionBytes).toBe(-1);
     expect(() => validateLogConfig({ fsyncIntervalMs: 1.5 })).toThrow(/fsyncIntervalMs/);
+  });
+  it('destroy() frees the directory name at once and removes the files in the background', async () => {
+    const data = tmp();
+    const dir = path.join(data, 'orders', '0');
+    const log = open(dir, { segmentBytes: 1024 });
+    for (let i = 0; i < 50; i++) append(log, [`v${i}`.padEnd(40, '.')]);
+    log.destroy();
+    expect(fs.existsSync(dir)).toBe(false);
+    // A topic created again under the same name starts empty, even while the old files are going.
+    const again = open(dir);
+    expect(again.nextOffset).toBe(0);
+    const deadline = Date.now() + 5_000;
+    while (fs.readdirSync(path.join(data, 'orders')).length > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(fs.readdirSync(path.join(data, 'orders'))).toEqual(['0']);
+  });
+
+  it('sweeps partition directories a deletion left behind when the broker stopped', async () => {
+    const data = tmp();
+    fs.mkdirSync(path.join(data, 'orders', '0.deleted-1700000000000'), { recursive: true });
+    fs.writeFileSync(path.join(data, 'orders', '0.deleted-1700000000000', segmentName(0, '.log')), 'old');
+    fs.mkdirSync(path.join(data, 'orders', '1'), { recursive: true });
+    fs.writeFileSync(path.join(data, 'topics.json'), '{}');
+    expect(sweepDeletedPartitions(data)).toBe(1);
+    const deadline = Date.now() + 5_000;
+    while (fs.readdirSync(path.join(data, 'orders')).length > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(fs.readdirSync(path.join(data, 'orders'))).toEqual(['1']);
+    expect(sweepDeletedPartitions(path.join(data, 'missing'))).toBe(0);
   });
 });
