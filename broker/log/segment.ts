@@ -1,8 +1,8 @@
 // One segment of a partition log: <base>.log holds stamped record batches back to back, exactly as
 // they came off the wire; <base>.index is a sparse offset index (u32 relative offset, u32 position)
 // with one entry per ~4 KiB of log; <base>.timeindex (u64 append time ms, u32 relative offset) lets a
-// subscriber start at a timestamp. Indexes are kept in memory as well and written through; only the
-// .log is the source of truth: the active segment's indexes are rebuilt on every open.
+// subscriber start at a timestamp. Indexes live in memory and reach their files when the segment is
+// sealed; only the .log is the source of truth: the active segment's indexes are rebuilt on every open.
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
@@ -81,7 +81,6 @@ export class Segment {
   /** Set by unlink(): the files' last close frees their blocks, so it runs off-thread. */
   private closeInPool = false;
   private closed = false;
-  private readonly entry = Buffer.alloc(TIME_ENTRY);
   private readonly hdr = Buffer.alloc(WALK_HEADER);
 
   private constructor(
@@ -154,52 +153,43 @@ export class Segment {
     this.size = position + len;
     this.nextOffset = baseOffset + recordCount;
     if (this.firstTimeMs < 0) this.firstTimeMs = timeMs;
-    this.noteBatch(baseOffset, position, len, timeMs, true);
+    this.noteBatch(baseOffset, position, len, timeMs);
   }
 
-  /** Index bookkeeping for a batch at `position`; `persist` writes new entries through to the files. */
-  private noteBatch(baseOffset: number, position: number, len: number, timeMs: number, persist: boolean): void {
+  /**
+   * Index bookkeeping for a batch at `position`, in memory only: the active segment's index files are
+   * rebuilt from the log whenever it is opened, so writing them on the live path would buy nothing. They
+   * are written once, when the segment is sealed.
+   */
+  private noteBatch(baseOffset: number, position: number, len: number, timeMs: number): void {
     if (this.bytesSinceIndex >= INDEX_INTERVAL_BYTES) {
-      this.addOffsetEntry(baseOffset - this.baseOffset, position, persist);
+      this.idxRel.push(baseOffset - this.baseOffset);
+      this.idxPos.push(position);
       this.bytesSinceIndex = 0;
     }
     this.bytesSinceIndex += len;
     if (timeMs > this.maxTimeMs) {
       this.maxTimeMs = timeMs;
       if (this.bytesSinceTime >= INDEX_INTERVAL_BYTES || this.timeMs.length === 0) {
-        this.addTimeEntry(timeMs, baseOffset - this.baseOffset, persist);
+        this.timeMs.push(timeMs);
+        this.timeRel.push(baseOffset - this.baseOffset);
         this.bytesSinceTime = 0;
       }
     }
     this.bytesSinceTime += len;
   }
 
-  private addOffsetEntry(rel: number, position: number, persist: boolean): void {
-    this.idxRel.push(rel);
-    this.idxPos.push(position);
-    if (!persist) return;
-    writeU32(this.entry, 0, rel);
-    writeU32(this.entry, 4, position);
-    fs.writeSync(this.indexFd, this.entry, 0, IDX_ENTRY, (this.idxRel.length - 1) * IDX_ENTRY);
-  }
-
-  private addTimeEntry(timeMs: number, rel: number, persist: boolean): void {
-    this.timeMs.push(timeMs);
-    this.timeRel.push(rel);
-    if (!persist) return;
-    writeU64(this.entry, 0, timeMs);
-    writeU32(this.entry, 8, rel);
-    fs.writeSync(this.timeFd, this.entry, 0, TIME_ENTRY, (this.timeMs.length - 1) * TIME_ENTRY);
-  }
-
   /**
    * Seals the segment before the next one is created: a last time-index entry with the newest append
-   * time (so retention by age and timestamp lookups see it without a scan), then fsync of all three files.
+   * time (so retention by age and timestamp lookups see it without a scan), both index files written,
+   * then fsync of all three files.
    */
   seal(): void {
     if (this.maxTimeMs >= 0 && this.timeMs[this.timeMs.length - 1] !== this.maxTimeMs) {
-      this.addTimeEntry(this.maxTimeMs, this.nextOffset - 1 - this.baseOffset, true);
+      this.timeMs.push(this.maxTimeMs);
+      this.timeRel.push(this.nextOffset - 1 - this.baseOffset);
     }
+    this.writeIndexes();
     this.syncAll();
   }
 
@@ -351,7 +341,7 @@ export class Segment {
             const count = batchRecordCount(buf, at);
             const timeMs = Math.floor(batchAppendTimeUs(buf, at) / 1000);
             if (this.firstTimeMs < 0) this.firstTimeMs = timeMs;
-            this.noteBatch(base, pos, len, timeMs, false);
+            this.noteBatch(base, pos, len, timeMs);
             expected = base + count;
             pos += len;
             continue;
@@ -390,7 +380,7 @@ export class Segment {
     let next = this.baseOffset;
     this.walk(0, (h) => {
       if (this.firstTimeMs < 0) this.firstTimeMs = h.appendTimeMs;
-      this.noteBatch(h.baseOffset, h.position, h.length, h.appendTimeMs, false);
+      this.noteBatch(h.baseOffset, h.position, h.length, h.appendTimeMs);
       next = h.baseOffset + h.recordCount;
       return true;
     });
