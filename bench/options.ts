@@ -6,8 +6,9 @@ import type { Acks, TargetName } from './targets/target.js';
 
 export const SCENARIOS = ['latency', 'fanout', 'durable', 'replay', 'micro', 'all'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
-// tickbus-sdk (measuring through client/) is named in target.ts but has no adapter yet.
-export const RUNNABLE_TARGETS: TargetName[] = ['tickbus', 'uws-relay', 'nats', 'redis'];
+// tickbus-sdk (the same broker driven through client/) runs on request only: it answers a different
+// question (what the SDK costs) than the default comparison with the other systems.
+export const RUNNABLE_TARGETS: TargetName[] = ['tickbus', 'tickbus-sdk', 'uws-relay', 'nats', 'redis'];
 export const DEFAULT_TARGETS: TargetName[] = ['tickbus', 'uws-relay', 'nats', 'redis'];
 
 export const USAGE = `
@@ -24,6 +25,7 @@ Scenarios:
 
 Options:
   --targets LIST       comma-separated: tickbus,uws-relay,nats,redis                 [all four]
+                       and tickbus-sdk (same broker, through the SDK in client/; on request only)
   --rate LIST          messages/s, comma-separated (replaces the scenario's rates; disables the sweep)
   --size N             payload bytes (≥ 24: the harness's timestamp header)                 [100]
   --duration S         measured seconds per point and round                                 [3; quick 1]
@@ -32,7 +34,7 @@ Options:
   --subscribers LIST   subscribers per point, comma-separated                                [latency 1, fanout 100,1000]
   --publishers N       publisher connections (messages round-robin over them)                [1; durable 4]
   --partitions N       partitions of the tickbus topic (publishers spread over them)          [1]
-  --acks MODE          tickbus producer acks: none | leader | durable            [leader; durable: durable]
+  --acks MODE          tickbus(-sdk) producer acks: none | leader | durable        [leader; durable: durable]
   --records N          records preloaded for replay                                          [1000000; quick 10000]
   --threads N          subscriber worker threads for fanout                                  [2]
   --json FILE          write every result as JSON

@@ -5,10 +5,12 @@ import { TARGET_NAMES } from './target.js';
 import { natsTarget } from './nats.js';
 import { redisTarget } from './redis.js';
 import { tickbusTarget } from './tickbus.js';
+import { tickbusSdkTarget } from './tickbus-sdk.js';
 import { uwsRelayTarget } from './uws-relay.js';
 
 const TARGETS: Partial<Record<TargetName, Target>> = {
   tickbus: tickbusTarget,
+  'tickbus-sdk': tickbusSdkTarget,
   'uws-relay': uwsRelayTarget,
   nats: natsTarget,
   redis: redisTarget,

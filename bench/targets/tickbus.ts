@@ -2,6 +2,7 @@
 // or a running deployment given with --broker. Driven over the raw wire protocol: one Produce frame per
 // message (acks none / leader / durable), live subscribers with Subscribe(latest), the catch-up reader with
 // Subscribe(earliest). Deliver frames are walked in place to hand each record's value to the sink.
+// The server side (startTickbusServer) is shared with `tickbus-sdk` (tickbus-sdk.ts), which drives the same broker through client/.
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32c } from '../../schemas/crc32c.js';
@@ -10,7 +11,7 @@ import { BATCH_HEADER_SIZE, batchBaseOffset, batchLength, batchRecordCount, enco
 import { ServerStartError, TargetError, withTimeout } from '../errors.js';
 import { repoRoot } from '../harness/entry-path.js';
 import { firstJsonLine, makeTempDir, startChildServer } from '../servers/child-server.js';
-import type { Acks, Endpoint, Publisher, PublisherOptions, RunningServer, Sink, StartOptions, Subscriber, SubscriberOptions, Target, TargetClient } from './target.js';
+import type { Acks, Endpoint, Publisher, PublisherOptions, RunningServer, Sink, StartOptions, Subscriber, SubscriberOptions, Target, TargetClient, TargetName } from './target.js';
 import { WireConnection } from './tickbus-wire.js';
 
 function ownerUrls(ep: Endpoint): string[] {
@@ -152,24 +153,33 @@ export const tickbusTarget: Target = {
   unsupported: () => null,
   describe: (mode, acks) => (mode === 'live' ? `raw wire protocol, acks ${acks}` : `raw wire protocol, acks ${acks} (group commit fdatasync)`),
   client,
-  async start(opts: StartOptions): Promise<RunningServer> {
-    const version = tickbusVersion();
-    if (opts.brokerUrl) return connectedBroker(opts.brokerUrl, `${version} (running broker at ${opts.brokerUrl})`, [], async () => undefined);
-    const cli = path.join(repoRoot(), 'dist', 'broker', 'cli', 'main.js');
-    if (!fs.existsSync(cli)) throw new ServerStartError(`${cli} is missing: run 'npm run build' first`);
-    const dir = makeTempDir('tickbus-bench-broker-');
-    const server = await startChildServer<{ url: string }>({
-      name: 'tickbus broker',
-      command: process.execPath,
-      args: [cli, 'broker', '--port', '0', '--owner-base-port', '0', '--data', dir],
-      tempDir: dir,
-      ready: (out) => firstJsonLine<{ url: string }>(out),
-    });
-    return connectedBroker(server.info.url, version, [server.pid], () => server.stop());
-  },
+  start: (opts) => startTickbusServer(opts, 'tickbus'),
 };
 
-async function connectedBroker(bootstrapUrl: string, version: string, pids: number[], stop: () => Promise<void>): Promise<RunningServer> {
+/**
+ * The server side of every tickbus target (`tickbus`, `tickbus-sdk`): starts a broker process, or uses the
+ * running one at --broker. `target` is written into the endpoints it prepares, so worker threads pick the
+ * right client half.
+ */
+export async function startTickbusServer(opts: StartOptions, target: TickbusTargetName): Promise<RunningServer> {
+  const version = tickbusVersion();
+  if (opts.brokerUrl) return connectedBroker(target, opts.brokerUrl, `${version} (running broker at ${opts.brokerUrl})`, [], async () => undefined);
+  const cli = path.join(repoRoot(), 'dist', 'broker', 'cli', 'main.js');
+  if (!fs.existsSync(cli)) throw new ServerStartError(`${cli} is missing: run 'npm run build' first`);
+  const dir = makeTempDir('tickbus-bench-broker-');
+  const server = await startChildServer<{ url: string }>({
+    name: 'tickbus broker',
+    command: process.execPath,
+    args: [cli, 'broker', '--port', '0', '--owner-base-port', '0', '--data', dir],
+    tempDir: dir,
+    ready: (out) => firstJsonLine<{ url: string }>(out),
+  });
+  return connectedBroker(target, server.info.url, version, [server.pid], () => server.stop());
+}
+
+export type TickbusTargetName = Extract<TargetName, 'tickbus' | 'tickbus-sdk'>;
+
+async function connectedBroker(target: TickbusTargetName, bootstrapUrl: string, version: string, pids: number[], stop: () => Promise<void>): Promise<RunningServer> {
   let admin: WireConnection | null = null;
   const adminConn = async (): Promise<WireConnection> => (admin ??= await WireConnection.open(bootstrapUrl, 'tickbus-bench-admin'));
   return {
@@ -179,7 +189,7 @@ async function connectedBroker(bootstrapUrl: string, version: string, pids: numb
       const r = await (await adminConn()).request({ type: 'CreateTopic', requestId: 0, name: spec.name, partitions: spec.partitions, config: null }, 'MetadataResult');
       if (r.type !== 'MetadataResult' || !r.topics[0]) throw new TargetError(`tickbus: CreateTopic '${spec.name}' answered ${r.type}`);
       const endpoints = [...r.topics[0].partitions].sort((a, b) => a.partition - b.partition).map((p) => p.endpoint);
-      return { target: 'tickbus', mode: spec.mode, url: bootstrapUrl, channel: spec.name, partitions: spec.partitions, extra: { endpoints } };
+      return { target, mode: spec.mode, url: bootstrapUrl, channel: spec.name, partitions: spec.partitions, extra: { endpoints } };
     },
     preload: async (ep, count, fill, onProgress) => {
       // Batches of 1,000 records, 8 produce requests in flight on one connection.

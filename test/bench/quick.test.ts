@@ -7,8 +7,8 @@ import { type BenchOptions, parseBenchArgs } from '../../bench/options.js';
 import type { RunRecord } from '../../bench/report/run-record.js';
 import { runBench } from '../../bench/run-bench.js';
 
-function quickOptions(scenario: string, extra: string[] = []): BenchOptions {
-  const parsed = parseBenchArgs([scenario, '--quick', '--targets', 'tickbus,uws-relay,nats,redis', ...extra]);
+function quickOptions(scenario: string, extra: string[] = [], targets = 'tickbus,tickbus-sdk,uws-relay,nats,redis'): BenchOptions {
+  const parsed = parseBenchArgs([scenario, '--quick', '--targets', targets, ...extra]);
   if (parsed.help) throw new Error('unexpected --help');
   return parsed.options;
 }
@@ -33,24 +33,26 @@ function expectEveryMessageDelivered(runs: RunRecord[], targets: string[]): void
 describe('tickbus bench --quick', () => {
   it('latency: every target delivers every message 1 → 1', { timeout: 60_000 }, async () => {
     const rep = await runBench(quickOptions('latency'), { progress: false });
-    expectEveryMessageDelivered(rep.runs, ['tickbus', 'uws-relay', 'nats', 'redis']);
+    expectEveryMessageDelivered(rep.runs, ['tickbus', 'tickbus-sdk', 'uws-relay', 'nats', 'redis']);
+    // tickbus-sdk: every send() promise resolved (acks leader).
+    expect(rep.runs.find((r) => r.target === 'tickbus-sdk')?.acked).toBe(rep.runs.find((r) => r.target === 'tickbus-sdk')?.sent);
   });
 
   it('fanout: every subscriber of every target gets every message', { timeout: 60_000 }, async () => {
     const rep = await runBench(quickOptions('fanout'), { progress: false });
-    expectEveryMessageDelivered(rep.runs, ['tickbus', 'uws-relay', 'nats', 'redis']);
+    expectEveryMessageDelivered(rep.runs, ['tickbus', 'tickbus-sdk', 'uws-relay', 'nats', 'redis']);
     for (const r of rep.runs) expect(r.subscribers).toBe(10);
   });
 
   it('durable: every durable target acknowledges and delivers every message', { timeout: 60_000 }, async () => {
     const rep = await runBench(quickOptions('durable'), { progress: false });
-    expectEveryMessageDelivered(rep.runs, ['tickbus', 'nats', 'redis']);
+    expectEveryMessageDelivered(rep.runs, ['tickbus', 'tickbus-sdk', 'nats', 'redis']);
     for (const r of rep.runs) expect(r.acked).toBe(r.sent);
   });
 
   it('replay: every durable target serves every preloaded record from the start', { timeout: 60_000 }, async () => {
     const rep = await runBench(quickOptions('replay', ['--records', '5000']), { progress: false });
-    expectEveryMessageDelivered(rep.runs, ['tickbus', 'nats', 'redis']);
+    expectEveryMessageDelivered(rep.runs, ['tickbus', 'tickbus-sdk', 'nats', 'redis']);
   });
 });
 
@@ -59,6 +61,13 @@ describe('tickbus bench command line', () => {
     for (const argv of [[], ['nonsense'], ['latency', '--rate', 'fast'], ['latency', '--size', '8'], ['latency', '--acks', 'maybe'], ['latency', '--targets', 'kafka'], ['latency', '--bogus']]) {
       expect(await runBenchCli(argv), argv.join(' ')).toBe(2);
     }
+  });
+
+  it('runs tickbus-sdk on request only', () => {
+    expect(quickOptions('latency', [], 'tickbus,tickbus-sdk,uws-relay').targets).toEqual(['tickbus', 'tickbus-sdk', 'uws-relay']);
+    const parsed = parseBenchArgs(['latency']);
+    if (parsed.help) throw new Error('unexpected --help');
+    expect(parsed.options.targets).not.toContain('tickbus-sdk');
   });
 
   it('accepts rates with k/m suffixes and lists of subscribers', () => {
