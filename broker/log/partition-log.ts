@@ -398,6 +398,38 @@ export function sweepDeletedPartitions(dataDir: string): number {
   return swept;
 }
 
+/**
+ * Sets aside every partition directory under `topicDir` that a deletion did not reach (its owner was
+ * down or did not answer), the same way destroy() does: an instant rename, the removal in libuv's pool.
+ * Called for a name that is not in the catalogue, so no owner serves these directories any more.
+ */
+export function discardPartitionDirs(topicDir: string): number {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(topicDir);
+  } catch {
+    return 0;
+  }
+  let discarded = 0;
+  const stamp = Date.now();
+  for (const e of entries) {
+    if (e.includes(DELETED_MARK)) continue;
+    const dir = path.join(topicDir, e);
+    const doomed = `${dir}${DELETED_MARK}${stamp}`;
+    try {
+      fs.renameSync(dir, doomed);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      fs.rmSync(dir, { recursive: true, force: true });
+      discarded++;
+      continue;
+    }
+    removeInPool(doomed);
+    discarded++;
+  }
+  return discarded;
+}
+
 function syncDir(dir: string): void {
   // A new segment's directory entry must be durable too, or a crash can lose the whole file.
   const fd = fs.openSync(dir, 'r');

@@ -118,10 +118,13 @@ export class Owner {
   }
 
   openTopic(t: OwnedTopic): void {
+    if (this.closing) throw new TickbusError(ErrorCode.OWNER_UNAVAILABLE, `partition owner ${this.ownerId} is stopping`);
     this.deleted.delete(t.name);
     const existing = this.topics.get(t.name);
     if (existing && existing.id === t.id) return;
-    if (existing) this.closeTopic(existing, null);
+    // Another incarnation of the name: the one we have was deleted (we missed it). Its subscribers are
+    // told, and its files go before the new incarnation opens the same directories.
+    if (existing) this.dropTopic(existing);
     const state: TopicState = { name: t.name, id: t.id, partitionCount: t.partitionCount, partitions: [] };
     for (const p of t.partitions) {
       const log = PartitionLog.open(partitionDir(this.config.dataDir, t.name, p), t.config);
@@ -133,22 +136,22 @@ export class Owner {
   deleteTopic(name: string): void {
     const state = this.topics.get(name);
     this.deleted.add(name);
-    if (!state) return;
-    const err = new TickbusError(ErrorCode.TOPIC_DELETED, `topic '${name}' was deleted`, { topic: name });
-    this.closeTopic(state, err);
-    for (const p of state.partitions) p?.log.destroy();
+    if (state) this.dropTopic(state);
   }
 
-  private closeTopic(state: TopicState, err: TickbusError | null): void {
+  /** Ends a deleted topic here: its subscribers get TOPIC_DELETED, its logs are closed and removed. */
+  private dropTopic(state: TopicState): void {
     this.topics.delete(state.name);
     for (const p of state.partitions) {
       if (!p) continue;
+      const err = new TickbusError(ErrorCode.TOPIC_DELETED, `topic '${state.name}' was deleted`, { topic: state.name, partition: p.partition });
       for (const sub of [...p.subscriptions]) {
-        if (err) this.sendError(sub.conn, err, 0);
+        this.sendError(sub.conn, err, 0);
         sub.conn.subs.delete(subKey(p.topicId, p.partition));
         sub.close();
       }
-      p.log.close();
+      // destroy() never throws for a failed final fsync (the files are going), so every partition is ended.
+      p.log.destroy();
     }
   }
 
@@ -381,6 +384,15 @@ export class Owner {
   private onFetch(conn: ConnState, f: FrameOf<'Fetch'>): void {
     const p = this.partitionOf(f.topic, f.partition);
     const max = Math.min(f.maxBytes > 0 ? f.maxBytes : this.config.catchUpChunkBytes, this.config.maxPayloadLength - 1024);
+    if (f.offset > p.log.nextOffset) {
+      // Past the head is a client bug (or a log that lost its tail): say so, as Subscribe does, rather than
+      // answering "nothing yet" to a poll that could never be served.
+      throw new TickbusError(
+        ErrorCode.OFFSET_OUT_OF_RANGE,
+        `offset ${f.offset} is out of range for ${f.topic}/${f.partition}: the log holds ${p.log.logStartOffset} to ${p.log.nextOffset}`,
+        { topic: f.topic, partition: f.partition },
+      );
+    }
     let batches: Uint8Array;
     try {
       batches = p.log.read(f.offset, max);

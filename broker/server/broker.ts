@@ -1,10 +1,11 @@
 // One broker node: the topic catalogue, the partition owners, the bootstrap endpoint and the
 // consumer-group coordinator, started and stopped in order.
+import path from 'node:path';
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
 import type { Frame, FrameOf, TopicConfigWire, TopicInfoWire } from '../../schemas/frames.js';
 import { type BrokerConfig, resolveConfig } from '../config.js';
 import { GroupCoordinator } from '../groups/coordinator.js';
-import { type LogConfig, sweepDeletedPartitions, validateLogConfig } from '../log/partition-log.js';
+import { discardPartitionDirs, type LogConfig, sweepDeletedPartitions, validateLogConfig } from '../log/partition-log.js';
 import { logLine } from '../logger.js';
 import { ownerOf, type TopicRecord, TopicStore } from '../metadata/topic-store.js';
 import type { OwnedTopic, PartitionStats } from '../owner/messages.js';
@@ -117,6 +118,10 @@ export async function startBroker(partial: Partial<BrokerConfig> = {}): Promise<
       case 'CreateTopic': {
         const logConfig = topicLogConfig(config, frame.config);
         const t = store.create(frame.name, frame.partitions, logConfig);
+        // A deletion an owner missed (it was down) left that owner's partition directories behind: set them
+        // aside before any owner opens the new incarnation, or the old records would reappear in it.
+        const leftovers = discardPartitionDirs(path.join(config.dataDir, t.name));
+        if (leftovers > 0) logLine('create topic: removing partitions of a deleted incarnation', { topic: t.name, count: leftovers });
         try {
           await Promise.all([...Array(config.owners).keys()].map((id) => supervisor.request(id, { type: 'openTopic', topic: owned(t, id) })));
         } catch (err) {
@@ -128,7 +133,10 @@ export async function startBroker(partial: Partial<BrokerConfig> = {}): Promise<
       }
       case 'DeleteTopic': {
         const t = store.delete(frame.name);
-        await Promise.allSettled([...Array(config.owners).keys()].map((id) => supervisor.request(id, { type: 'deleteTopic', name: t.name })));
+        const answers = await Promise.allSettled([...Array(config.owners).keys()].map((id) => supervisor.request(id, { type: 'deleteTopic', name: t.name })));
+        // An owner that did not answer (down, restarting) will not open the topic again, but its files stay:
+        // remove them here, unless the name was created again meanwhile (CreateTopic cleaned up then).
+        if (answers.some((a) => a.status === 'rejected') && !store.get(t.name)) discardPartitionDirs(path.join(config.dataDir, t.name));
         coordinator.topicDeleted(t.name);
         logLine('topic deleted', { topic: t.name });
         return { type: 'MetadataResult', requestId: frame.requestId, topics: [topicInfo(t, new Map())] };

@@ -31,6 +31,8 @@ const RESTART_MAX_MS = 5_000;
 class OwnerHandle {
   worker: Worker | null = null;
   up = false;
+  /** The worker was spawned and has not said ready: it has read the catalogue as of its spawn. */
+  starting = false;
   port = 0;
   restarts = 0;
   backoffMs = RESTART_MIN_MS;
@@ -43,7 +45,10 @@ class OwnerHandle {
 
   request(msg: Request, timeoutMs = REQUEST_TIMEOUT_MS): Promise<OkReply> {
     const w = this.worker;
-    if (!w || !this.up) {
+    // A starting owner opened the catalogue as it was at its spawn; a topic created or deleted since must
+    // reach it, so those wait in the worker's queue (it reads them after opening its topics).
+    const queued = this.starting && (msg.type === 'openTopic' || msg.type === 'deleteTopic');
+    if (!w || (!this.up && !queued)) {
       return Promise.reject(new TickbusError(ErrorCode.OWNER_UNAVAILABLE, `partition owner ${this.id} is restarting; retry shortly`));
     }
     const reqId = this.nextReq++;
@@ -140,9 +145,11 @@ export class Supervisor {
         workerData: { ownerId: o.id, port, config: this.config, topics: this.topicsFor(o.id) },
       });
       o.worker = worker;
+      o.starting = true;
       o.onReady = (p) => {
         o.port = p;
         o.up = true;
+        o.starting = false;
         o.backoffMs = RESTART_MIN_MS;
         resolve();
       };
@@ -159,6 +166,7 @@ export class Supervisor {
             return;
           case 'failed':
             o.up = false;
+            o.starting = false;
             logLine('owner reported failure', { owner: o.id, code: m.error.code, error: m.error.message });
             return;
         }
@@ -170,6 +178,7 @@ export class Supervisor {
       worker.on('exit', (code) => {
         const wasStarting = o.onStartFailed;
         o.up = false;
+        o.starting = false;
         o.worker = null;
         o.failAll(new TickbusError(ErrorCode.OWNER_UNAVAILABLE, `partition owner ${o.id} stopped; retry shortly`));
         if (wasStarting) {
