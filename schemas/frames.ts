@@ -185,8 +185,9 @@ function encodeConfig(b: flatbuffers.Builder, c: Partial<TopicConfigWire>): numb
     c.fsyncIntervalMs ?? 0,
     b64(c.segmentBytes ?? 0),
     b64(c.segmentMs ?? 0),
-    b64(c.retentionBytes ?? -1),
-    b64(c.retentionMs ?? -1),
+    // 0 = "the broker's default", like the fields above; -1 (no limit) only when asked for.
+    b64(c.retentionBytes ?? 0),
+    b64(c.retentionMs ?? 0),
   );
 }
 
