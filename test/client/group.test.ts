@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Bus, connect, ErrorCode, type Subscription, type TickbusError } from '../../client/index.js';
 import { type BrokerProcess, startBroker } from '../helpers/broker.js';
 import { CuttableTransport } from '../helpers/cuttable-transport.js';
+import { until } from '../helpers/until.js';
 import type { Transport } from '../../client/internal.js';
 
 const brokers: BrokerProcess[] = [];
@@ -20,14 +21,6 @@ async function client(b: BrokerProcess, clientId: string, transport?: Transport)
   const bus = await connect({ brokers: [b.url], clientId, reconnect: { initialMs: 20, maxMs: 300 }, ...(transport ? { transport } : {}) });
   buses.push(bus);
   return bus;
-}
-
-async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** Who owns each partition, from the members' own assign()/revoke() calls, with every violation noted. */

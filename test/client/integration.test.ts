@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Bus, connect, type ConsumedRecord, ErrorCode, type Subscription, TickbusError, utf8 } from '../../client/index.js';
 import { type BrokerProcess, startBroker } from '../helpers/broker.js';
 import { CuttableTransport } from '../helpers/cuttable-transport.js';
+import { until } from '../helpers/until.js';
 
 const brokers: BrokerProcess[] = [];
 const buses: Bus[] = [];
@@ -24,14 +25,6 @@ async function client(b: BrokerProcess, opts: Record<string, unknown> = {}): Pro
   const bus = await connect({ brokers: [b.url], clientId: 'sdk-integration', reconnect: { initialMs: 20, maxMs: 300 }, ...opts });
   buses.push(bus);
   return bus;
-}
-
-async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 function collect(sub: Subscription): ConsumedRecord[] {
