@@ -126,9 +126,22 @@ export class Owner {
     // told, and its files go before the new incarnation opens the same directories.
     if (existing) this.dropTopic(existing);
     const state: TopicState = { name: t.name, id: t.id, partitionCount: t.partitionCount, partitions: [] };
-    for (const p of t.partitions) {
-      const log = PartitionLog.open(partitionDir(this.config.dataDir, t.name, p), t.config);
-      state.partitions[p] = new Partition(t.name, t.id, p, log, this.app);
+    try {
+      for (const p of t.partitions) {
+        const log = PartitionLog.open(partitionDir(this.config.dataDir, t.name, p), t.config);
+        state.partitions[p] = new Partition(t.name, t.id, p, log, this.app);
+      }
+    } catch (err) {
+      // Close what did open: worker threads share the process's file descriptors, so an owner that fails
+      // to start and is restarted again and again would otherwise leak them on every attempt.
+      for (const p of state.partitions) {
+        try {
+          p?.log.close();
+        } catch {
+          // already failing: the open error is the one to report
+        }
+      }
+      throw err;
     }
     this.topics.set(t.name, state);
   }
