@@ -48,8 +48,10 @@ const LISTEN_EXCLUSIVE_PORT = (uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: 
  * instead of failing. Re-binding right after a crash still works (SO_REUSEADDR stays). The typings
  * lack this (host, port, options, cb) form; the native code has it.
  */
-export function listenExclusive(app: UWS.TemplatedApp, host: string, port: number, cb: ListenCallback): void {
-  (app.listen as unknown as ListenWithOptions).call(app, host, port, LISTEN_EXCLUSIVE_PORT, cb);
+export function listenExclusive(app: UWS.TemplatedApp, host: string, port: number): Promise<UWS.us_listen_socket | null> {
+  return new Promise((resolve) => {
+    (app.listen as unknown as ListenWithOptions).call(app, host, port, LISTEN_EXCLUSIVE_PORT, (ls) => resolve(ls || null));
+  });
 }
 
 /**

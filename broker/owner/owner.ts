@@ -100,21 +100,15 @@ export class Owner {
     });
   }
 
-  /** Opens the owned partitions (running log recovery) and starts listening. */
-  listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      listenExclusive(this.app, host, port, (ls) => {
-        if (!ls) {
-          reject(new TickbusError(ErrorCode.INTERNAL, `owner ${this.ownerId} could not listen on ${host}:${port} (port in use?)`));
-          return;
-        }
-        this.listenSocket = ls;
-        this.port = uws.us_socket_local_port(ls);
-        this.sweepTimer = setInterval(this.sweep, SWEEP_MS);
-        this.sweepTimer.unref();
-        resolve(this.port);
-      });
-    });
+  /** Starts listening and sweeping (slow consumers, log maintenance); resolves with the port. */
+  async listen(host: string, port: number): Promise<number> {
+    const ls = await listenExclusive(this.app, host, port);
+    if (!ls) throw new TickbusError(ErrorCode.INTERNAL, `owner ${this.ownerId} could not listen on ${host}:${port} (port in use?)`);
+    this.listenSocket = ls;
+    this.port = uws.us_socket_local_port(ls);
+    this.sweepTimer = setInterval(this.sweep, SWEEP_MS);
+    this.sweepTimer.unref();
+    return this.port;
   }
 
   openTopic(t: OwnedTopic): void {

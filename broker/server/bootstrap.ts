@@ -103,18 +103,12 @@ export class BootstrapServer {
     });
   }
 
-  listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      listenExclusive(this.app, host, port, (ls) => {
-        if (!ls) {
-          reject(new TickbusError(ErrorCode.INTERNAL, `cannot listen on ${host}:${port}: is another broker running there?`));
-          return;
-        }
-        this.listenSocket = ls;
-        this.port = uws.us_socket_local_port(ls);
-        resolve(this.port);
-      });
-    });
+  async listen(host: string, port: number): Promise<number> {
+    const ls = await listenExclusive(this.app, host, port);
+    if (!ls) throw new TickbusError(ErrorCode.INTERNAL, `cannot listen on ${host}:${port}: is another broker running there?`);
+    this.listenSocket = ls;
+    this.port = uws.us_socket_local_port(ls);
+    return this.port;
   }
 
   /** Sends a frame to one bootstrap connection, if it is still open. */
