@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `tickbus bench SCENARIO [options]` (dispatched from broker/cli/main.ts) and `node dist/bench/cli.js ...`
+// `tickbus bench SCENARIO [options]` (dispatched from cli/main.ts) and `node dist/bench/cli.js ...`
 // (npm run bench). Results go to stdout as Markdown (and to --json / --out); progress goes to stderr.
 // Exit codes: 0 done, 1 a target or scenario failed (the report says which), 2 bad command line.
 import { realpathSync } from 'node:fs';

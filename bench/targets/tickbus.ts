@@ -1,4 +1,4 @@
-// Target `tickbus`: a broker process (`node dist/broker/cli/main.js broker`, port 0, own temp data dir),
+// Target `tickbus`: a broker process (`node dist/cli/main.js broker`, port 0, own temp data dir),
 // or a running deployment given with --broker. Driven over the raw wire protocol: one Produce frame per
 // message (acks none / leader / durable), live subscribers with Subscribe(latest), the catch-up reader with
 // Subscribe(earliest). Deliver frames are walked in place to hand each record's value to the sink.

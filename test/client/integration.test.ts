@@ -1,4 +1,4 @@
-// The SDK against a real broker process (node dist/broker/cli/main.js broker on port 0): round
+// The SDK against a real broker process (node dist/cli/main.js broker on port 0): round
 // trips, and the recovery promise — after kill -9 + restart, or sockets dropped mid-stream while
 // producing with retries and consuming, the consumer has seen every acknowledged record exactly
 // once, in order per partition, and the log holds no duplicate.

@@ -1,4 +1,4 @@
-// A real broker process for integration tests: `node dist/broker/cli/main.js broker` on port 0 with
+// A real broker process for integration tests: `node dist/cli/main.js broker` on port 0 with
 // its own temp data dir, stopped (or kill -9'd) by the test. Like nats.js's NatsServer.start().
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const CLI = path.join(REPO, 'dist/broker/cli/main.js');
+export const CLI = path.join(REPO, 'dist/cli/main.js');
 
 export interface BrokerProcess {
   url: string;

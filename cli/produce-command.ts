@@ -1,6 +1,6 @@
 // `tickbus produce TOPIC`: one record per stdin line, acknowledged in order, one JSON line per ack.
 import readline from 'node:readline';
-import { connect, type SendOptions } from '../../client/index.js';
+import { connect, type SendOptions } from '../client/index.js';
 import { BROKER_OPTION, intOption, parse, str, UsageError } from './args.js';
 
 const USAGE = `

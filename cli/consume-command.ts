@@ -1,6 +1,6 @@
 // `tickbus consume TOPIC`: one JSON line per record; stops after --count records or when
 // --timeout-ms passes without a new record.
-import { connect, utf8 } from '../../client/index.js';
+import { connect, utf8 } from '../client/index.js';
 import { BROKER_OPTION, intOption, parse, str, UsageError } from './args.js';
 
 const USAGE = `

@@ -2,7 +2,7 @@
 // The `tickbus` command: broker daemon, topic admin, produce, consume and bench.
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { TickbusError } from '../../schemas/errors.js';
+import { TickbusError } from '../schemas/errors.js';
 import { UsageError } from './args.js';
 
 const USAGE = `
@@ -31,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'consume':
       return (await import('./consume-command.js')).consumeCommand(rest);
     case 'bench':
-      return (await import('../../bench/cli.js')).runBenchCli(rest);
+      return (await import('../bench/cli.js')).runBenchCli(rest);
     case undefined:
     case '-h':
     case '--help':

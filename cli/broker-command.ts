@@ -1,8 +1,8 @@
 // `tickbus broker`: runs one node with embedded defaults until SIGTERM/SIGINT, then shuts down in
 // order: stop accepting, close connections, flush and fsync every log, exit.
-import { type BrokerConfig, DEFAULT_PORT, isFsyncPolicy } from '../config.js';
-import { logLine } from '../logger.js';
-import { startBroker } from '../server/broker.js';
+import { type BrokerConfig, DEFAULT_PORT, isFsyncPolicy } from '../broker/config.js';
+import { logLine } from '../broker/logger.js';
+import { startBroker } from '../broker/server/broker.js';
 import { intOption, parse, str, UsageError } from './args.js';
 
 const USAGE = `

@@ -1,5 +1,5 @@
 // `tickbus topics create|list|describe|delete`.
-import { connect } from '../../client/index.js';
+import { connect } from '../client/index.js';
 import { BROKER_OPTION, intOption, parse, str, UsageError } from './args.js';
 
 const USAGE = `
