@@ -20,6 +20,12 @@ export const ErrorCode = {
   INVALID_PARTITION_COUNT: 205,
   INVALID_CONFIG: 206,
   NOT_OWNER: 207,
+  // Cluster: this broker does not lead the partition (any more); refresh metadata and go to the leader.
+  NOT_LEADER: 208,
+  // The request carried an older leader epoch than the partition's: the sender's metadata is stale.
+  FENCED_LEADER_EPOCH: 209,
+  // The request carried a newer leader epoch than this broker knows: it has not caught up yet.
+  UNKNOWN_LEADER_EPOCH: 210,
   // 3xx: offsets and consumption
   OFFSET_OUT_OF_RANGE: 300,
   SLOW_CONSUMER: 301,
@@ -34,6 +40,10 @@ export const ErrorCode = {
   TIMEOUT: 503,
   CONNECTION_CLOSED: 504,
   BUFFER_FULL: 505,
+  // etcd (the control plane) could not be reached or did not answer in time.
+  CONTROL_PLANE_UNAVAILABLE: 506,
+  // acks=all while the in-sync replica set is smaller than the topic's min.insync.replicas.
+  NOT_ENOUGH_REPLICAS: 507,
   INTERNAL: 599,
 } as const;
 
@@ -47,6 +57,11 @@ const namesByCode = new Map<number, ErrorCodeName>(
 /** Codes whose condition may pass by itself: a client retries these after backoff. */
 const RETRYABLE = new Set<number>([
   ErrorCode.NOT_OWNER,
+  ErrorCode.NOT_LEADER,
+  ErrorCode.FENCED_LEADER_EPOCH,
+  ErrorCode.UNKNOWN_LEADER_EPOCH,
+  ErrorCode.CONTROL_PLANE_UNAVAILABLE,
+  ErrorCode.NOT_ENOUGH_REPLICAS,
   ErrorCode.OWNER_UNAVAILABLE,
   ErrorCode.SHUTTING_DOWN,
   ErrorCode.STORAGE_ERROR,
