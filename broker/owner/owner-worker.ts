@@ -4,6 +4,7 @@
 // supervisor restarts the owner; its partitions recover from disk; clients reconnect and resume.
 import { parentPort, workerData } from 'node:worker_threads';
 import { asTickbusError, ErrorCode, TickbusError } from '../../schemas/errors.js';
+import { CloseCode } from '../edge/session.js';
 import { logLine } from '../logger.js';
 import type { FromOwner, OwnerInit, ToOwner } from './messages.js';
 import { Owner } from './owner.js';
@@ -25,7 +26,7 @@ async function fail(err: unknown): Promise<void> {
   try {
     await owner.close(
       new TickbusError(ErrorCode.OWNER_UNAVAILABLE, `partition owner ${init.ownerId} failed and is restarting; reconnect and resume`),
-      Owner.RESTART_CLOSE,
+      CloseCode.RESTART,
       200,
     );
   } catch (closeErr) {

@@ -6,18 +6,15 @@
 // step that subscribes the socket, so no append can fall between them: no gap, no duplicate.
 // A live subscriber that falls behind (socket buffer past a threshold) or runs out of credit goes
 // back to catch-up at the head offset it has been sent up to.
-import type { WebSocket } from 'uWebSockets.js';
 import { asTickbusError, ErrorCode, TickbusError } from '../../schemas/errors.js';
 import { encodeFrameView, errorFrame } from '../../schemas/frames.js';
 import { batchLastOffset, batchLength } from '../../schemas/record-batch.js';
+import type { Session } from '../edge/session.js';
 import type { OwnerCounters } from './messages.js';
 import type { Partition } from './partition.js';
 
-export interface ConnState {
-  id: number;
-  hello: boolean;
-  open: boolean;
-  ws: WebSocket<ConnState> | null;
+/** An owner connection: the edge's session plus what the owner keeps per socket. */
+export interface ConnState extends Session {
   /** Subscriptions of this connection by partition key (`topicId/partition`). */
   subs: Map<string, Subscription>;
   /** When the socket's send buffer was first seen blocked (0 = not blocked). */

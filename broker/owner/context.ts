@@ -1,0 +1,16 @@
+// What an owner's request handlers and sweeps share: one object built once by the Owner, so each
+// handler is a plain function of (context, connection, frame) with nothing hidden.
+import type { BrokerConfig } from '../config.js';
+import type { Edge } from '../edge/session.js';
+import type { OwnerCounters } from './messages.js';
+import type { PartitionRegistry } from './partition-registry.js';
+import type { CatchUpPump, ConnState } from './subscription.js';
+
+export interface OwnerContext {
+  readonly ownerId: number;
+  readonly config: BrokerConfig;
+  readonly registry: PartitionRegistry;
+  readonly edge: Edge<ConnState>;
+  readonly counters: OwnerCounters;
+  readonly pump: CatchUpPump;
+}

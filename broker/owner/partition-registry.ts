@@ -1,0 +1,118 @@
+// The topics and partitions one owner serves: opening them from the catalogue, finding the partition a
+// request names (with the error that says exactly why it cannot be served here), and dropping a
+// deleted topic. Knows nothing of sockets: a dropped partition's subscribers are failed through
+// their Subscription.
+import type { TemplatedApp } from 'uWebSockets.js';
+import { ErrorCode, TickbusError } from '../../schemas/errors.js';
+import { PartitionLog } from '../log/partition-log.js';
+import { partitionDir } from '../metadata/topic-store.js';
+import type { OwnedTopic } from './messages.js';
+import { Partition } from './partition.js';
+
+export interface TopicState {
+  name: string;
+  id: number;
+  partitionCount: number;
+  /** Indexed by partition number; undefined where another owner serves it. */
+  partitions: (Partition | undefined)[];
+}
+
+export class PartitionRegistry {
+  private readonly topics = new Map<string, TopicState>();
+  /** Names deleted while this owner ran, so produce to them says TOPIC_DELETED rather than UNKNOWN_TOPIC. */
+  private readonly deleted = new Set<string>();
+
+  constructor(
+    private readonly dataDir: string,
+    /** The owner's uWS app: partitions publish their live stream through it. */
+    private readonly app: TemplatedApp,
+  ) {}
+
+  /** Opens a topic's partitions (idempotent for the same incarnation); all or none. */
+  open(t: OwnedTopic): void {
+    this.deleted.delete(t.name);
+    const existing = this.topics.get(t.name);
+    if (existing && existing.id === t.id) return;
+    // Another incarnation of the name: the one we have was deleted (we missed it). Its subscribers are
+    // told, and its files go before the new incarnation opens the same directories.
+    if (existing) this.drop(existing);
+    const state: TopicState = { name: t.name, id: t.id, partitionCount: t.partitionCount, partitions: [] };
+    try {
+      for (const p of t.partitions) {
+        const log = PartitionLog.open(partitionDir(this.dataDir, t.name, p), t.config);
+        state.partitions[p] = new Partition(t.name, t.id, p, log, this.app);
+      }
+    } catch (err) {
+      // Close what did open: worker threads share the process's file descriptors, so an owner that fails
+      // to start and is restarted again and again would otherwise leak them on every attempt.
+      for (const p of state.partitions) {
+        try {
+          p?.log.close();
+        } catch {
+          // already failing: the open error is the one to report
+        }
+      }
+      throw err;
+    }
+    this.topics.set(t.name, state);
+  }
+
+  delete(name: string): void {
+    const state = this.topics.get(name);
+    this.deleted.add(name);
+    if (state) this.drop(state);
+  }
+
+  /** Ends a deleted topic here: its subscribers get TOPIC_DELETED, its logs are closed and removed. */
+  private drop(state: TopicState): void {
+    this.topics.delete(state.name);
+    for (const p of state.partitions) {
+      if (!p) continue;
+      const err = new TickbusError(ErrorCode.TOPIC_DELETED, `topic '${state.name}' was deleted`, { topic: state.name, partition: p.partition });
+      for (const sub of [...p.subscriptions]) sub.fail(err);
+      // destroy() never throws for a failed final fsync (the files are going), so every partition is ended.
+      p.log.destroy();
+    }
+  }
+
+  /** The topic's id if this owner has it open (Unsubscribe and Credit are keyed by it). */
+  topicId(name: string): number | undefined {
+    return this.topics.get(name)?.id;
+  }
+
+  /** The partition a request names, or the error that says why this owner cannot serve it. */
+  partitionOf(topic: string, partition: number): Partition {
+    const t = this.topics.get(topic);
+    if (!t) {
+      if (this.deleted.has(topic)) throw new TickbusError(ErrorCode.TOPIC_DELETED, `topic '${topic}' was deleted`, { topic });
+      throw new TickbusError(ErrorCode.UNKNOWN_TOPIC, `topic '${topic}' does not exist on this owner: refresh metadata`, { topic, partition });
+    }
+    if (!Number.isInteger(partition) || partition < 0 || partition >= t.partitionCount) {
+      throw new TickbusError(
+        ErrorCode.UNKNOWN_PARTITION,
+        `topic '${topic}' has ${t.partitionCount} partition${t.partitionCount === 1 ? '' : 's'}; partition ${partition} does not exist`,
+        { topic, partition },
+      );
+    }
+    const p = t.partitions[partition];
+    if (!p) throw new TickbusError(ErrorCode.NOT_OWNER, `partition ${topic}/${partition} is served by another owner: refresh metadata`, { topic, partition });
+    return p;
+  }
+
+  /** Every partition this owner serves. */
+  *all(): IterableIterator<Partition> {
+    for (const t of this.topics.values()) for (const p of t.partitions) if (p) yield p;
+  }
+
+  /** Closes every log (fsync) and forgets them; errors are reported per partition and do not stop the rest. */
+  closeAll(onError: (p: Partition, err: unknown) => void): void {
+    for (const p of this.all()) {
+      try {
+        p.log.close();
+      } catch (e) {
+        onError(p, e);
+      }
+    }
+    this.topics.clear();
+  }
+}

@@ -1,0 +1,50 @@
+// Produce: the live path's write half, one synchronous run from decoded frame to ack:
+//   partitionOf → Partition.appendAndPublish (stamp in place, writeSync, uWS publish) → ProduceAck
+// `f.batch` is a view into uWS's message buffer, valid only until the handler returns: it is stamped,
+// written and published before then, never kept.
+import { asTickbusError, ErrorCode } from '../../schemas/errors.js';
+import { encodeFrameView, type FrameOf } from '../../schemas/frames.js';
+import type { OwnerContext } from './context.js';
+import type { ConnState } from './subscription.js';
+
+function nowUs(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}
+
+export function onProduce(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Produce'>): void {
+  const p = ctx.registry.partitionOf(f.topic, f.partition);
+  const c = ctx.counters;
+  c.produceRequests++;
+  const res = p.appendAndPublish(f.batch, nowUs());
+  if (res.duplicate) c.duplicateBatches++;
+  else {
+    c.recordsIn += res.recordCount;
+    c.bytesIn += f.batch.length;
+    c.deliverFrames++;
+  }
+  if (f.acks === 'none') return;
+  const ack: FrameOf<'ProduceAck'> = {
+    type: 'ProduceAck',
+    requestId: f.requestId,
+    topic: f.topic,
+    partition: f.partition,
+    baseOffset: res.baseOffset,
+    recordCount: res.recordCount,
+    highWatermark: p.log.nextOffset,
+    duplicate: res.duplicate,
+  };
+  // fsync 'always' means no ack before the fsync, whatever acks the producer asked for.
+  if (f.acks === 'leader' && p.log.config.fsync !== 'always') {
+    conn.ws?.send(encodeFrameView(ack), true, false);
+    return;
+  }
+  // durable: group commit — one fdatasync answers every batch appended before it started.
+  p.log.flush().then(
+    () => {
+      if (conn.open) conn.ws?.send(encodeFrameView(ack), true, false);
+    },
+    (err: unknown) => {
+      if (conn.open) ctx.edge.sendError(conn, asTickbusError(err, ErrorCode.STORAGE_ERROR), f.requestId);
+    },
+  );
+}

@@ -1,0 +1,78 @@
+// Subscribe, Unsubscribe and Credit: where a subscription starts, and its credit window.
+// The subscription itself (catch-up reads, joining and leaving the live stream) is subscription.ts.
+import { asTickbusError, ErrorCode, TickbusError } from '../../schemas/errors.js';
+import { encodeFrameView, type FrameOf } from '../../schemas/frames.js';
+import type { OwnerContext } from './context.js';
+import type { Partition } from './partition.js';
+import { type ConnState, Subscription, subKey } from './subscription.js';
+
+type Start = FrameOf<'Subscribe'>['starts'][number];
+
+export function onSubscribe(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Subscribe'>): void {
+  if (f.starts.length === 0) throw new TickbusError(ErrorCode.INVALID_REQUEST, `Subscribe to '${f.topic}' names no partition`);
+  for (const s of f.starts) {
+    // Each partition succeeds or fails alone.
+    try {
+      const p = ctx.registry.partitionOf(f.topic, s.partition);
+      const start = startOffset(p, s);
+      const key = subKey(p.topicId, p.partition);
+      conn.subs.get(key)?.close(); // a new Subscribe replaces the old one; frames before SubscribeOk were the old one's
+      const credit = f.creditBytes > 0 ? f.creditBytes : Infinity;
+      const sub = new Subscription(conn, p, start, credit, ctx.pump);
+      conn.subs.set(key, sub);
+      conn.ws?.send(
+        encodeFrameView({
+          type: 'SubscribeOk',
+          requestId: f.requestId,
+          topic: f.topic,
+          partition: p.partition,
+          startOffset: start,
+          highWatermark: p.log.nextOffset,
+          logStartOffset: p.log.logStartOffset,
+        }),
+        true,
+        false,
+      );
+      sub.start();
+    } catch (err) {
+      ctx.edge.sendError(conn, asTickbusError(err), f.requestId);
+    }
+  }
+}
+
+function startOffset(p: Partition, s: Start): number {
+  const log = p.log;
+  switch (s.kind) {
+    case 'earliest':
+      return log.logStartOffset;
+    case 'latest':
+      return log.nextOffset;
+    case 'timestamp':
+      return log.offsetForTimestamp(s.value);
+    case 'offset':
+      if (s.value < log.logStartOffset || s.value > log.nextOffset) {
+        throw new TickbusError(
+          ErrorCode.OFFSET_OUT_OF_RANGE,
+          `offset ${s.value} is out of range for ${p.topic}/${p.partition}: the log holds ${log.logStartOffset} to ${log.nextOffset}`,
+          { topic: p.topic, partition: p.partition },
+        );
+      }
+      return s.value;
+  }
+}
+
+export function onUnsubscribe(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Unsubscribe'>): void {
+  const topicId = ctx.registry.topicId(f.topic);
+  if (topicId === undefined) return;
+  for (const partition of f.partitions) {
+    const key = subKey(topicId, partition);
+    conn.subs.get(key)?.close();
+    conn.subs.delete(key);
+  }
+}
+
+export function onCredit(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Credit'>): void {
+  const topicId = ctx.registry.topicId(f.topic);
+  if (topicId === undefined) return;
+  conn.subs.get(subKey(topicId, f.partition))?.grant(f.bytes);
+}
