@@ -10,7 +10,6 @@ import { createTopic, endpoints, WireClient } from '../helpers/wire-client.js';
 let broker: BrokerProcess;
 const code = (f: Frame): number => (f.type === 'ErrorReply' ? f.code : -1);
 const text = (b: Uint8Array | null): string => new TextDecoder().decode(b!);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   broker = await startBroker({ args: ['--owners', '2'] });
@@ -70,7 +69,7 @@ describe('request paths', () => {
         .slice(okAt + 1)
         .flatMap((f) => (f.type === 'Deliver' ? decodeBatches(f.batches).map((r) => r.offset) : []));
     await c.waitFor(() => after().filter((o) => o >= 20).length >= 40);
-    await sleep(100);
+    await c.barrier();
     expect(after().filter((o) => o >= 20)).toEqual([...Array(40).keys()].map((i) => i + 20));
     p.close();
     c.close();
@@ -107,12 +106,13 @@ describe('request paths', () => {
     const fresh = await WireClient.open(url2!);
     await fresh.request({ type: 'Subscribe', requestId: 0, topic: 'recreated', starts: [{ partition: 0, kind: 'earliest' }], creditBytes: 0 });
     await fresh.waitFor(() => fresh.delivered('recreated', 0).length >= 1);
-    await sleep(100);
+    await fresh.barrier();
     expect(fresh.delivered('recreated', 0).map((r) => text(r.value))).toEqual(['fresh']);
     const before = { live: live.delivered('recreated', 0).length, slow: slow.delivered('recreated', 0).length };
     await p2.produce('recreated', 0, [{ value: 'fresh2' }]);
     await fresh.waitFor(() => fresh.delivered('recreated', 0).length >= 2);
-    await sleep(100);
+    // live and slow are on the old owner connection: their barriers pass everything it sent them before.
+    await Promise.all([live.barrier(), slow.barrier()]);
     expect(live.delivered('recreated', 0).length).toBe(before.live);
     expect(slow.delivered('recreated', 0).length).toBe(before.slow);
     for (const c of [p, p2, live, slow, fresh]) c.close();

@@ -104,7 +104,7 @@ describe('subscribe', () => {
     const batch = (i: number) => Array.from({ length: 10 }, (_, j) => ({ value: `${i * 10 + j}:`.padEnd(200, 'x') }));
     for (let i = 0; i < 3; i++) await producer.produce('credit', 0, batch(i));
     await consumer.waitFor(() => consumer.delivered('credit', 0).length >= 10, 5_000);
-    await new Promise((r) => setTimeout(r, 100));
+    await consumer.barrier();
     expect(consumer.delivered('credit', 0).map((r) => r.offset)).toEqual([...Array(10).keys()]);
     consumer.send({ type: 'Credit', topic: 'credit', partition: 0, bytes: 1 << 20 });
     await consumer.waitFor(() => consumer.delivered('credit', 0).length >= 30, 5_000);

@@ -10,6 +10,7 @@ export class WireClient {
   closeCode: number | null = null;
   private waiters: { match: (f: Frame) => boolean; resolve: (f: Frame) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
   private nextId = 1;
+  private nextNonce = 1;
   private readonly closed: Promise<number>;
 
   private constructor(readonly ws: WebSocket) {
@@ -75,6 +76,18 @@ export class WireClient {
       }, timeoutMs);
       this.waiters.push({ match, resolve, reject, timer });
     });
+  }
+
+  /**
+   * Sends a Ping and waits for its Pong. The broker answers a connection's frames in order and sends on
+   * one socket in order, so once this resolves every frame the broker sent this connection before it
+   * handled the Ping has arrived: "nothing more arrived" is asserted after this, never after a sleep.
+   */
+  async barrier(timeoutMs = 10_000): Promise<void> {
+    const nonce = this.nextNonce++;
+    const pong = this.waitFor((f) => f.type === 'Pong' && f.nonce === nonce, timeoutMs);
+    this.send({ type: 'Ping', nonce });
+    await pong;
   }
 
   /** Sends a request with a fresh request id and waits for its answer (the answer or an ErrorReply). */
