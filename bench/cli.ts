@@ -26,7 +26,17 @@ export async function runBenchCli(argv: string[]): Promise<number> {
     return 0;
   }
   const options = parsed.options;
-  const report = await runBench(options);
+  let report;
+  try {
+    report = await runBench(options);
+  } catch (err) {
+    // A BenchError here (a peer named in --targets is not installed...) says what to do: no stack trace.
+    if (err instanceof BenchError) {
+      process.stderr.write(`tickbus bench: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
   process.stdout.write(markdownReport(report) + '\n');
   if (options.json) {
     writeJson(options.json, report);

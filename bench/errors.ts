@@ -28,11 +28,26 @@ export class BenchUsageError extends BenchError {
   }
 }
 
-/** A peer server binary (nats-server, redis-server) is not installed. */
+/** A peer server binary (nats-server, redis-server) is not installed. Same code as a missing library. */
 export class PeerMissingError extends BenchError {
   override readonly name = 'PeerMissingError';
   constructor(binary: string, searched: string[], hint: string) {
     super('BENCH_PEER_MISSING', `${binary} not found (searched $PATH and ${searched.join(', ')}); ${hint}`);
+  }
+}
+
+/**
+ * A peer's client library (nats, ioredis) is not installed. They are optional peer dependencies of the
+ * published package: someone who benches only tickbus should not have to install other systems' clients.
+ */
+export class PeerLibraryMissingError extends BenchError {
+  override readonly name = 'PeerLibraryMissingError';
+  constructor(
+    readonly target: string,
+    readonly pkg: string,
+    options?: { cause?: unknown },
+  ) {
+    super('BENCH_PEER_MISSING', `target '${target}' needs the '${pkg}' package: npm install ${pkg}`, options);
   }
 }
 

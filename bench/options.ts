@@ -25,7 +25,10 @@ Scenarios:
 
 Options:
   --targets LIST       comma-separated: tickbus,uws-relay,nats,redis                 [all four]
-                       and tickbus-sdk (same broker, through the SDK in client/; on request only)
+                       and tickbus-sdk (same broker, through the SDK in client/; on request only).
+                       nats needs 'npm install nats' and nats-server; redis needs 'npm install ioredis'
+                       and redis-server. Without --targets, a peer that is not installed is skipped
+                       with a note; named in --targets, it fails the command.
   --rate LIST          messages/s, comma-separated (replaces the scenario's rates; disables the sweep)
   --size N             payload bytes (≥ 24: the harness's timestamp header)                 [100]
   --duration S         measured seconds per point and round                                 [3; quick 1]
@@ -50,6 +53,12 @@ and from the actual send time; both are reported. Progress goes to stderr, resul
 export interface BenchOptions {
   scenario: ScenarioName;
   targets: TargetName[];
+  /**
+   * True when --targets was not given: a default target whose library or server binary is not installed is
+   * skipped with a note (a fresh `npm install tickbus` benches tickbus and the relay). A target the user named
+   * is never skipped silently: its absence fails the command with what to install.
+   */
+  skipMissingPeers: boolean;
   rates: number[] | null;
   size: number;
   durationS: number;
@@ -96,6 +105,7 @@ export function parseBenchArgs(argv: string[]): ParseResult {
     options: {
       scenario: scenario as ScenarioName,
       targets: [...new Set(targets)],
+      skipMissingPeers: v.targets === undefined,
       rates: v.rate === undefined ? null : list(v.rate, '--rate').map((r) => num(r, '--rate', 1, 5_000_000)),
       size: v.size === undefined ? 100 : int(v.size, '--size', 24, 4 * 1024 * 1024),
       durationS: v.duration === undefined ? (quick ? 1 : 3) : num(v.duration, '--duration', 0.1, 3600),

@@ -14,6 +14,7 @@ import { fanoutScenario } from './scenarios/fanout.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { microScenario } from './scenarios/micro.js';
 import { replayScenario } from './scenarios/replay.js';
+import { runnableTargets } from './targets/availability.js';
 
 const RUNNERS: Record<Exclude<ScenarioName, 'all'>, (ctx: ScenarioContext) => Promise<void>> = {
   latency: latencyScenario,
@@ -29,8 +30,13 @@ export interface RunBenchOptions {
   progress?: boolean;
 }
 
-export async function runBench(options: BenchOptions, run: RunBenchOptions = {}): Promise<BenchReport> {
+export async function runBench(requested: BenchOptions, run: RunBenchOptions = {}): Promise<BenchReport> {
   const progress = new Progress(process.stderr, run.progress ?? true);
+  // Peers (client libraries, server binaries) are checked before anything starts: a missing default one is
+  // skipped with a note, a missing one named in --targets rejects here (targets/availability.ts).
+  const { targets, skipped } = requested.scenario === 'micro' ? { targets: requested.targets, skipped: [] } : await runnableTargets(requested);
+  for (const s of skipped) progress.note(`tickbus bench: skipped ${s.target}: ${s.reason}`);
+  const options: BenchOptions = { ...requested, targets };
   const started = new Date();
   const machine = describeMachine();
   // How noisy is the machine right now? The timetable against a no-op publisher, before anything runs.
@@ -48,6 +54,7 @@ export async function runBench(options: BenchOptions, run: RunBenchOptions = {})
     runs: [],
     saturation: [],
     micro: [],
+    ...(skipped.length ? { skipped } : {}),
   };
   const scenarios = options.scenario === 'all' ? ALL : [options.scenario];
   for (const s of scenarios) {

@@ -1,9 +1,11 @@
 // The machine and the software a run measured, for the report header.
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { repoRoot } from '../harness/entry-path.js';
 import { findBinary } from '../servers/binaries.js';
-import { binaryVersion, packageVersion } from '../servers/version-of.js';
+import { binaryVersion, ownVersion, packageVersion } from '../servers/version-of.js';
 
 export function describeMachine(): Record<string, string | number> {
   const cpus = os.cpus();
@@ -39,11 +41,14 @@ export function collectVersions(): Record<string, string> {
 }
 
 function tickbusCommit(): string {
+  const version = ownVersion();
+  // An installed package (node_modules/tickbus) has no .git of its own: git would describe the project around it.
+  if (!fs.existsSync(path.join(repoRoot(), '.git'))) return version;
   try {
     const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot(), encoding: 'utf8', timeout: 5000 }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: repoRoot(), encoding: 'utf8', timeout: 5000 }).trim();
-    return `0.1.0 @ ${rev}${dirty ? ' (+ uncommitted changes)' : ''}`;
+    return `${version} @ ${rev}${dirty ? ' (+ uncommitted changes)' : ''}`;
   } catch {
-    return '0.1.0';
+    return version;
   }
 }

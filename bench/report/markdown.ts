@@ -18,6 +18,7 @@ export function markdownReport(rep: BenchReport): string {
   out.push('');
   out.push(`Command: \`${rep.command}\``);
   out.push('');
+  for (const s of rep.skipped ?? []) out.push(`Skipped ${s.target}: ${s.reason}`, '');
   out.push('| machine | |');
   out.push('| --- | --- |');
   for (const [k, v] of Object.entries(rep.machine)) out.push(`| ${k} | ${v} |`);

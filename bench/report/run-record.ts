@@ -105,4 +105,6 @@ export interface BenchReport {
   runs: RunRecord[];
   saturation: SaturationRecord[];
   micro: MicroRecord[];
+  /** Default targets left out because their client library or server binary is not installed here. */
+  skipped?: { target: string; reason: string }[];
 }

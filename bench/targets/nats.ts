@@ -3,19 +3,28 @@
 // PubAck, subscribers read through an ordered consumer. fsync: nats-server ≥ 2.10 is started with
 // `sync_interval: always` (fsync before every ack); Debian 12's 2.9.10 has no such option and syncs on its own
 // timer (every 2 min), so its JetStream acks come before the data is on disk. The report says which ran.
+// The `nats` package is an optional peer dependency: loaded on first use (peer-library.ts), types only here.
 import fs from 'node:fs';
 import path from 'node:path';
-import { connect, DeliverPolicy, type JetStreamClient, type NatsConnection, StorageType } from 'nats';
+import type { JetStreamClient, NatsConnection } from 'nats';
 import { TargetError } from '../errors.js';
 import { findBinary } from '../servers/binaries.js';
 import { makeTempDir, startChildServer } from '../servers/child-server.js';
 import { freePort } from '../servers/free-port.js';
 import { binaryVersion } from '../servers/version-of.js';
+import { loadPeerLibrary } from './peer-library.js';
 import type { Endpoint, Publisher, PublisherOptions, RunningServer, Sink, StartOptions, Subscriber, SubscriberOptions, Target, TargetClient } from './target.js';
 
 const INSTALL_HINT = "install it with 'apt-get install nats-server' (or set NATS_SERVER=/path/to/nats-server)";
 
+const importNats = () => import('nats');
+let lib: ReturnType<typeof importNats> | undefined;
+function nats(): ReturnType<typeof importNats> {
+  return (lib ??= loadPeerLibrary('nats', 'nats', importNats));
+}
+
 async function open(url: string): Promise<NatsConnection> {
+  const { connect } = await nats();
   try {
     // noEcho off, no reconnects: a benchmark connection that drops is a failed run, not something to hide.
     return await connect({ servers: url, reconnect: false, pingInterval: 60_000, maxPingOut: 10 });
@@ -68,6 +77,7 @@ const client: TargetClient = {
     const jsm = await nc.jetstreamManager();
     const info = await jsm.streams.info(ep.channel);
     const startSeq = opts.from === 'earliest' ? 1 : info.state.last_seq + 1;
+    const { DeliverPolicy } = await nats();
     const consumer = await nc.jetstream().consumers.get(ep.channel, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq });
     const messages = await consumer.consume({ max_messages: opts.bulk ? 10_000 : 1_000, callback: (m) => sink(m.data) });
     return {
@@ -84,7 +94,12 @@ export const natsTarget: Target = {
   unsupported: () => null,
   describe: (mode) => (mode === 'live' ? 'NATS core pub/sub' : `JetStream, file storage, ${jetStreamSyncNote}`),
   client,
+  async checkPeer() {
+    await nats();
+    findBinary('nats-server', 'NATS_SERVER', INSTALL_HINT);
+  },
   async start(opts: StartOptions): Promise<RunningServer> {
+    const { StorageType } = await nats();
     const binary = findBinary('nats-server', 'NATS_SERVER', INSTALL_HINT);
     const version = binaryVersion(binary);
     const dir = makeTempDir('tickbus-bench-nats-');

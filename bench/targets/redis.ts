@@ -3,18 +3,28 @@
 // the server runs with `appendonly yes` + `appendfsync always`, so Redis fsyncs the AOF before it replies
 // (one fsync per event-loop turn covers every write of that turn: Redis's own group commit).
 // Replay reads the Stream with XREAD COUNT: Redis serves it from memory (the AOF is only for recovery).
-import { Redis } from 'ioredis';
+// The `ioredis` package is an optional peer dependency: loaded on first use (peer-library.ts), types only here.
+import type { Redis } from 'ioredis';
 import { TargetError } from '../errors.js';
 import { findBinary } from '../servers/binaries.js';
 import { makeTempDir, startChildServer } from '../servers/child-server.js';
 import { freePort } from '../servers/free-port.js';
 import { binaryVersion } from '../servers/version-of.js';
+import { loadPeerLibrary } from './peer-library.js';
 import type { Endpoint, Publisher, PublisherOptions, RunningServer, Sink, StartOptions, Subscriber, SubscriberOptions, Target, TargetClient } from './target.js';
 
 const INSTALL_HINT = "install it with 'apt-get install redis-server' (or set REDIS_SERVER=/path/to/redis-server)";
 const FIELD = 'd';
 
+// The import's own type: ioredis is CommonJS, and `typeof import('ioredis')` is not what import() returns.
+const importIoredis = () => import('ioredis');
+let lib: ReturnType<typeof importIoredis> | undefined;
+function ioredis(): ReturnType<typeof importIoredis> {
+  return (lib ??= loadPeerLibrary('redis', 'ioredis', importIoredis));
+}
+
 async function open(url: string): Promise<Redis> {
+  const { Redis } = await ioredis();
   const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
   r.on('error', () => undefined); // surfaced through the failing command instead
   try {
@@ -100,7 +110,12 @@ export const redisTarget: Target = {
   unsupported: () => null,
   describe: (mode) => (mode === 'live' ? 'Redis PUBLISH/SUBSCRIBE' : 'Redis Streams XADD/XREAD, appendonly yes, appendfsync always'),
   client,
+  async checkPeer() {
+    await ioredis();
+    findBinary('redis-server', 'REDIS_SERVER', INSTALL_HINT);
+  },
   async start(opts: StartOptions): Promise<RunningServer> {
+    await ioredis(); // fail before starting a server no client could reach
     const binary = findBinary('redis-server', 'REDIS_SERVER', INSTALL_HINT);
     const dir = makeTempDir('tickbus-bench-redis-');
     const port = await freePort();

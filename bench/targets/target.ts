@@ -106,5 +106,11 @@ export interface Target {
   /** What this target does in a mode, for the report ("NATS core pub/sub", "JetStream, file storage"...). */
   describe(mode: Mode, acks: Acks): string;
   start(opts: StartOptions): Promise<RunningServer>;
+  /**
+   * Rejects with a BENCH_PEER_MISSING error (PeerLibraryMissingError, PeerMissingError) when something this
+   * target needs from outside the package is not installed: a client library, a server binary. Absent for
+   * targets that need nothing more than tickbus's own dependencies.
+   */
+  checkPeer?(): Promise<void>;
   readonly client: TargetClient;
 }

@@ -11,6 +11,7 @@ import { BATCH_HEADER_SIZE, batchBaseOffset, batchLength, batchRecordCount, enco
 import { ServerStartError, TargetError, withTimeout } from '../errors.js';
 import { repoRoot } from '../harness/entry-path.js';
 import { firstJsonLine, makeTempDir, startChildServer } from '../servers/child-server.js';
+import { ownVersion } from '../servers/version-of.js';
 import type { Acks, Endpoint, Publisher, PublisherOptions, RunningServer, Sink, StartOptions, Subscriber, SubscriberOptions, Target, TargetClient, TargetName } from './target.js';
 import { WireConnection } from './tickbus-wire.js';
 
@@ -164,7 +165,7 @@ export const tickbusTarget: Target = {
 export async function startTickbusServer(opts: StartOptions, target: TickbusTargetName): Promise<RunningServer> {
   const version = tickbusVersion();
   if (opts.brokerUrl) return connectedBroker(target, opts.brokerUrl, `${version} (running broker at ${opts.brokerUrl})`, [], async () => undefined);
-  const cli = path.join(repoRoot(), 'dist', 'broker', 'cli', 'main.js');
+  const cli = path.join(repoRoot(), 'dist', 'cli', 'main.js');
   if (!fs.existsSync(cli)) throw new ServerStartError(`${cli} is missing: run 'npm run build' first`);
   const dir = makeTempDir('tickbus-bench-broker-');
   const server = await startChildServer<{ url: string }>({
@@ -223,10 +224,5 @@ async function connectedBroker(target: TickbusTargetName, bootstrapUrl: string, 
 }
 
 function tickbusVersion(): string {
-  try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version?: string };
-    return `tickbus ${pkg.version ?? '?'}`;
-  } catch {
-    return 'tickbus';
-  }
+  return `tickbus ${ownVersion()}`;
 }

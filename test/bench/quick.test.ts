@@ -6,6 +6,7 @@ import { runBenchCli } from '../../bench/cli.js';
 import { type BenchOptions, parseBenchArgs } from '../../bench/options.js';
 import type { RunRecord } from '../../bench/report/run-record.js';
 import { runBench } from '../../bench/run-bench.js';
+import { runnableTargets } from '../../bench/targets/availability.js';
 
 function quickOptions(scenario: string, extra: string[] = [], targets = 'tickbus,tickbus-sdk,uws-relay,nats,redis'): BenchOptions {
   const parsed = parseBenchArgs([scenario, '--quick', '--targets', targets, ...extra]);
@@ -68,6 +69,25 @@ describe('tickbus bench command line', () => {
     const parsed = parseBenchArgs(['latency']);
     if (parsed.help) throw new Error('unexpected --help');
     expect(parsed.options.targets).not.toContain('tickbus-sdk');
+  });
+
+  it('skips a default target whose server binary is missing, and fails when that target was asked for', async () => {
+    const saved = process.env.NATS_SERVER;
+    process.env.NATS_SERVER = '/nonexistent/nats-server';
+    try {
+      const defaults = quickOptions('latency', [], 'tickbus,nats');
+      const { targets, skipped } = await runnableTargets({ ...defaults, skipMissingPeers: true });
+      expect(targets).toEqual(['tickbus']);
+      expect(skipped).toEqual([{ target: 'nats', reason: expect.stringContaining('NATS_SERVER=/nonexistent/nats-server is not an executable file') as unknown }]);
+      expect(defaults.skipMissingPeers).toBe(false); // --targets given
+      await expect(runnableTargets(defaults)).rejects.toMatchObject({ code: 'BENCH_PEER_MISSING', name: 'PeerMissingError' });
+      expect(await runBenchCli(['latency', '--quick', '--targets', 'tickbus,nats'])).toBe(1);
+    } finally {
+      if (saved === undefined) delete process.env.NATS_SERVER;
+      else process.env.NATS_SERVER = saved;
+    }
+    const parsed = parseBenchArgs(['latency']);
+    expect(!parsed.help && parsed.options.skipMissingPeers).toBe(true);
   });
 
   it('accepts rates with k/m suffixes and lists of subscribers', () => {
