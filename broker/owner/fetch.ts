@@ -10,6 +10,7 @@ const FETCH_FRAME_OVERHEAD = 1024;
 export function onFetch(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Fetch'>): void {
   const p = ctx.registry.partitionOf(f.topic, f.partition);
   const max = Math.min(f.maxBytes > 0 ? f.maxBytes : ctx.config.catchUpChunkBytes, ctx.config.maxPayloadLength - FETCH_FRAME_OVERHEAD);
+  // Past the log end is out of range; up to it a poll is valid (it sees committed records only).
   if (f.offset > p.log.nextOffset) {
     // Past the head is a client bug (or a log that lost its tail): say so, as Subscribe does, rather than
     // answering "nothing yet" to a poll that could never be served.
@@ -21,7 +22,8 @@ export function onFetch(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Fetch'>)
   }
   let batches: Uint8Array;
   try {
-    batches = p.log.read(f.offset, max);
+    // Committed batches only: between the high watermark and the log end the answer is empty, as at the head.
+    batches = p.readCommitted(f.offset, max);
   } catch (err) {
     const e = asTickbusError(err, ErrorCode.STORAGE_ERROR);
     throw new TickbusError(e.code, e.message, { topic: f.topic, partition: f.partition, cause: err });
@@ -32,7 +34,7 @@ export function onFetch(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Fetch'>)
       requestId: f.requestId,
       topic: f.topic,
       partition: f.partition,
-      highWatermark: p.log.nextOffset,
+      highWatermark: p.highWatermark,
       logStartOffset: p.log.logStartOffset,
       batches,
     }),

@@ -28,7 +28,10 @@ export interface PartitionStats {
   topic: string;
   partition: number;
   logStartOffset: number;
+  /** Committed end offset: consumers see records below it. */
   highWatermark: number;
+  /** Appended end offset (≥ highWatermark; equal on one node). */
+  logEndOffset: number;
   sizeBytes: number;
   segments: number;
   subscribers: number;

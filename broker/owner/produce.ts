@@ -30,7 +30,7 @@ export function onProduce(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Produc
     partition: f.partition,
     baseOffset: res.baseOffset,
     recordCount: res.recordCount,
-    highWatermark: p.log.nextOffset,
+    highWatermark: p.highWatermark,
     duplicate: res.duplicate,
   };
   // fsync 'always' means no ack before the fsync, whatever acks the producer asked for.

@@ -27,7 +27,7 @@ export function onSubscribe(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Subs
           topic: f.topic,
           partition: p.partition,
           startOffset: start,
-          highWatermark: p.log.nextOffset,
+          highWatermark: p.highWatermark,
           logStartOffset: p.log.logStartOffset,
         }),
         true,
@@ -40,20 +40,22 @@ export function onSubscribe(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Subs
   }
 }
 
+/** Where a subscription starts: never past the high watermark (consumers see committed records only). */
 function startOffset(p: Partition, s: Start): number {
   const log = p.log;
+  const hw = p.highWatermark;
   switch (s.kind) {
     case 'earliest':
       return log.logStartOffset;
     case 'latest':
-      return log.nextOffset;
+      return hw;
     case 'timestamp':
-      return log.offsetForTimestamp(s.value);
+      return Math.min(log.offsetForTimestamp(s.value), hw);
     case 'offset':
-      if (s.value < log.logStartOffset || s.value > log.nextOffset) {
+      if (s.value < log.logStartOffset || s.value > hw) {
         throw new TickbusError(
           ErrorCode.OFFSET_OUT_OF_RANGE,
-          `offset ${s.value} is out of range for ${p.topic}/${p.partition}: the log holds ${log.logStartOffset} to ${log.nextOffset}`,
+          `offset ${s.value} is out of range for ${p.topic}/${p.partition}: the log holds ${log.logStartOffset} to ${hw}`,
           { topic: p.topic, partition: p.partition },
         );
       }

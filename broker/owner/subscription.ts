@@ -2,10 +2,11 @@
 //   catch-up: the owner reads whole batches from the log at `nextOffset` and sends them while the
 //             socket has room (and credit) left;
 //   live:     the socket is subscribed to the partition's uWS topic and gets the one shared frame.
-// The switch catch-up → live happens when nextOffset reaches the log head, in the same synchronous
+// The switch catch-up → live happens when nextOffset reaches the high watermark (the committed head:
+// subscribers never see uncommitted records, see partition.ts), in the same synchronous
 // step that subscribes the socket, so no append can fall between them: no gap, no duplicate.
 // A live subscriber that falls behind (socket buffer past a threshold) or runs out of credit goes
-// back to catch-up at the head offset it has been sent up to.
+// back to catch-up at the high watermark it has been sent up to.
 import { asTickbusError, ErrorCode, TickbusError } from '../../schemas/errors.js';
 import { encodeFrameView, errorFrame } from '../../schemas/frames.js';
 import { batchLastOffset, batchLength } from '../../schemas/record-batch.js';
@@ -50,7 +51,7 @@ export class Subscription {
 
   start(): void {
     this.partition.subscriptions.add(this);
-    if (this.nextOffset === this.partition.log.nextOffset && this.credit > 0) this.goLive();
+    if (this.nextOffset === this.partition.highWatermark && this.credit > 0) this.goLive();
     else this.pump.add(this);
   }
 
@@ -73,7 +74,7 @@ export class Subscription {
     ws?.unsubscribe(this.partition.liveKey);
     this.partition.creditLimited.delete(this);
     this.mode = 'catchup';
-    this.nextOffset = this.partition.log.nextOffset;
+    this.nextOffset = this.partition.highWatermark;
     this.pump.add(this);
   }
 
@@ -104,7 +105,8 @@ export class Subscription {
   catchUpStep(maxChunks: number, limits: CatchUpLimits, counters: OwnerCounters): StepResult {
     const ws = this.conn.ws;
     if (this.closed || !ws || !this.conn.open) return 'done';
-    const log = this.partition.log;
+    const p = this.partition;
+    const log = p.log;
     for (let i = 0; i < maxChunks; i++) {
       if (this.nextOffset < log.logStartOffset) {
         this.fail(
@@ -117,19 +119,19 @@ export class Subscription {
         );
         return 'done';
       }
-      if (this.nextOffset >= log.nextOffset) {
+      if (this.nextOffset >= p.highWatermark) {
         if (this.credit <= 0) return 'blocked';
         this.goLive();
         return 'done';
       }
       if (this.credit <= 0 || ws.getBufferedAmount() >= limits.highWaterBytes) return 'blocked';
-      const bytes = log.read(this.nextOffset, Math.min(limits.chunkBytes, Math.max(1, this.credit)));
+      const bytes = p.readCommitted(this.nextOffset, Math.min(limits.chunkBytes, Math.max(1, this.credit)));
       if (bytes.length === 0) return 'blocked';
       const frame = encodeFrameView({
         type: 'Deliver',
         topic: this.partition.topic,
         partition: this.partition.partition,
-        highWatermark: log.nextOffset,
+        highWatermark: p.highWatermark,
         live: false,
         batches: bytes,
       });

@@ -3,10 +3,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { resolveConfig } from '../../broker/config.js';
-import { Owner } from '../../broker/owner/owner.js';
-import { ErrorCode, TickbusError } from '../../schemas/errors.js';
-import { tempDir } from '../helpers/broker.js';
+import { resolveConfig } from '../../../broker/config.js';
+import { Owner } from '../../../broker/owner/owner.js';
+import { ErrorCode, TickbusError } from '../../../schemas/errors.js';
+import { tempDir } from '../../helpers/broker.js';
 
 const dirs: string[] = [];
 afterEach(() => {
