@@ -8,4 +8,5 @@ export type { Admin, TopicDescription, PartitionDescription, TopicConfig, TopicC
 export { TickbusError, ErrorCode, codeName, isRetryable } from './errors.js';
 export type { ErrorCodeName, ErrorCodeValue, ErrorData } from './errors.js';
 export { utf8, json, copyBytes } from './values.js';
+export { IDEMPOTENCE_WINDOW } from '../schemas/limits.js';
 export type { AcksMode } from '../schemas/frames.js';

@@ -1,5 +1,6 @@
 // Client options: every default in one place, every bad value a TypeError/RangeError that names
 // the option, thrown by connect() before any socket is opened.
+import { IDEMPOTENCE_WINDOW } from '../schemas/limits.js';
 import type { BackoffOptions } from './backoff.js';
 import type { Transport } from './transport.js';
 
@@ -24,7 +25,11 @@ export interface ClientOptions {
   lingerMs?: number;
   /** Largest record batch the producer builds (bytes, encoded). Default 1 MiB. A single larger record is refused. */
   maxBatchBytes?: number;
-  /** Unacknowledged produce requests per partition. More queue in the client (see bufferMemoryBytes). Default 5. */
+  /**
+   * Batches per partition sent beyond the oldest unanswered one; more queue in the client (see
+   * bufferMemoryBytes). Default 5, at most IDEMPOTENCE_WINDOW (16): the batches the broker remembers per
+   * producer, so that every retry is recognised as a duplicate instead of written twice.
+   */
   maxInFlight?: number;
   /** Bytes of records accepted by send() and not yet acknowledged; past it send() rejects BUFFER_FULL. Default 32 MiB. */
   bufferMemoryBytes?: number;
@@ -101,6 +106,20 @@ function brokerUrl(v: unknown, i: number): string {
   return v;
 }
 
+/**
+ * A retry is recognised as already written only while the broker still remembers the batch: it keeps
+ * the last IDEMPOTENCE_WINDOW batches per producer and partition, so no more may be out at once.
+ */
+function maxInFlight(v: unknown): number {
+  if (typeof v === 'number' && Number.isInteger(v) && v > IDEMPOTENCE_WINDOW) {
+    throw new RangeError(
+      `maxInFlight must be between 1 and ${IDEMPOTENCE_WINDOW}, got ${v}: the broker remembers the last ${IDEMPOTENCE_WINDOW} batches ` +
+        'of each producer per partition (IDEMPOTENCE_WINDOW), and a batch retried after more were sent could no longer be recognised as already written',
+    );
+  }
+  return int('maxInFlight', v, 1, IDEMPOTENCE_WINDOW);
+}
+
 /** Fills defaults and validates; throws TypeError/RangeError naming the bad option. */
 export function resolveOptions(o: ClientOptions): ResolvedOptions {
   if (typeof o !== 'object' || o === null) throw new TypeError('connect() needs an options object: { brokers: [url] }');
@@ -139,7 +158,7 @@ export function resolveOptions(o: ClientOptions): ResolvedOptions {
     connectTimeoutMs: int('connectTimeoutMs', o.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs, 1, 3_600_000),
     lingerMs: int('lingerMs', o.lingerMs ?? DEFAULTS.lingerMs, 0, 60_000),
     maxBatchBytes,
-    maxInFlight: int('maxInFlight', o.maxInFlight ?? DEFAULTS.maxInFlight, 1, 1024),
+    maxInFlight: maxInFlight(o.maxInFlight ?? DEFAULTS.maxInFlight),
     bufferMemoryBytes,
     deliveryTimeoutMs: int('deliveryTimeoutMs', o.deliveryTimeoutMs ?? DEFAULTS.deliveryTimeoutMs, 1, 24 * 3_600_000),
     reconnect,

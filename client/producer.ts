@@ -7,10 +7,15 @@
 // monotonic and contiguous, assigned when a batch is first sent. A batch is encoded once and a retry
 // resends the same bytes, so a batch that was appended but whose ack was lost is recognised by the
 // broker (ProduceAck.duplicate) and not written twice. The batches of one partition are sent, and
-// resent, in sequence order on one connection.
+// resent, in sequence order on one connection. The broker remembers the last IDEMPOTENCE_WINDOW
+// batches per producer and partition (schemas/limits.ts), so a partition never has more than
+// maxInFlight (<= that window) batches sent from its oldest unanswered one on: every batch that can be
+// retried is still remembered.
 //
 // After a failure the partition's pipeline stops sending, waits until every in-flight request of it
 // has an answer, then decides from the first failed batch (lowest sequence):
+//   DUPLICATE_SEQUENCE → the broker wrote that batch but no longer knows its offset: it is done
+//     (acks with offset -1), never failed, never sent again; it decides nothing for the others;
 //   retryable (connection closed, not owner, timeout...) → refresh metadata, reconnect after
 //     backoff, resend every unacknowledged batch as it was, in order;
 //   not retryable → that batch was not written, so neither was any later one (the broker refuses a
@@ -144,6 +149,12 @@ class PartitionPipeline {
   inFlight: Batch[] = [];
   /** Sent, failed, waiting for the others to settle before the retry decision. */
   failed: Batch[] = [];
+  /**
+   * Batches of this session from the oldest not yet done to the newest sent, in sequence order
+   * (acks 'none' ones included: they take a place in the broker's window too). The broker must still
+   * remember every one of them when it is retried, so this never grows past maxInFlight.
+   */
+  window: Batch[] = [];
   conn: Connection | null = null;
   /** Set while connecting, waiting for in-flight requests to settle, or backing off. */
   blocked = false;
@@ -174,7 +185,10 @@ export interface ProducerStats {
   batchesSent: number;
   recordsSent: number;
   retries: number;
+  /** Retried batches the broker recognised as already written (not written again). */
   duplicates: number;
+  /** Of those, batches whose offset the broker no longer knew (DUPLICATE_SEQUENCE): acked with offset -1. */
+  offsetsUnknown: number;
   sessionResets: number;
 }
 
@@ -190,7 +204,7 @@ export class Producer {
   private readonly waitingForMetadata = new Map<string, WaitingSend[]>();
   private closed = false;
   readonly producerId: number;
-  readonly stats: ProducerStats = { batchesSent: 0, recordsSent: 0, retries: 0, duplicates: 0, sessionResets: 0 };
+  readonly stats: ProducerStats = { batchesSent: 0, recordsSent: 0, retries: 0, duplicates: 0, offsetsUnknown: 0, sessionResets: 0 };
 
   constructor(
     private readonly opts: ResolvedOptions,
@@ -422,9 +436,19 @@ export class Producer {
       return;
     }
     while (pl.queue.length > 0 && pl.inFlight.length < this.opts.maxInFlight) {
+      // A retry is in the window already; a first send must keep the window within maxInFlight.
+      if (pl.queue[0]!.bytes === null && this.windowFull(pl)) break;
       const b = pl.queue.shift()!;
       this.sendBatch(pl, conn, b);
     }
+  }
+
+  private windowFull(pl: PartitionPipeline): boolean {
+    const w = pl.window;
+    let done = 0;
+    while (done < w.length && w[done]!.done) done++;
+    if (done > 0) w.splice(0, done);
+    return w.length >= this.opts.maxInFlight;
   }
 
   private sendBatch(pl: PartitionPipeline, conn: Connection, b: Batch): void {
@@ -435,6 +459,7 @@ export class Producer {
         producerEpoch: pl.producerEpoch,
         baseSequence: b.baseSequence,
       });
+      pl.window.push(b);
     } else this.stats.retries++;
     b.error = null;
     this.stats.batchesSent++;
@@ -475,11 +500,27 @@ export class Producer {
 
   /** Every in-flight request of the partition has its answer: decide what the failures mean. */
   private settle(pl: PartitionPipeline): void {
-    const failed = pl.failed.sort((a, b) => seqOrder(a.baseSequence, b.baseSequence, pl.seq.peek));
+    // DUPLICATE_SEQUENCE: the broker wrote the batch before and no longer knows its offset (it was
+    // older than the broker's window). Written is written: the batch is done, and it says nothing
+    // about the batches after it, which keep their session and sequences.
+    let written = 0;
+    const failed = pl.failed.filter((b) => {
+      if (b.error?.code !== ErrorCode.DUPLICATE_SEQUENCE) return true;
+      this.stats.duplicates++;
+      this.stats.offsetsUnknown++;
+      this.complete(pl, b, -1);
+      written++;
+      return false;
+    });
+    failed.sort((a, b) => seqOrder(a.baseSequence, b.baseSequence, pl.seq.peek));
     pl.failed = [];
     const first = failed[0];
     if (!first) {
-      this.retryLater(pl);
+      if (written > 0 && pl.conn && !pl.conn.closed) {
+        // Nothing else failed and the connection is fine: go on at once.
+        pl.blocked = false;
+        this.pump(pl);
+      } else this.retryLater(pl);
       return;
     }
     const err = first.error!;
@@ -514,6 +555,7 @@ export class Producer {
     this.stats.sessionResets++;
     pl.producerId = randomProducerId(this.random);
     pl.seq = new SequenceCounter();
+    pl.window = [];
     for (const b of requeue) {
       b.bytes = null;
       b.baseSequence = -1;
@@ -689,6 +731,7 @@ export class Producer {
       pl.queue = [];
       pl.inFlight = [];
       pl.failed = [];
+      pl.window = [];
     }
     this.checkIdle();
   }

@@ -33,6 +33,7 @@ export const ErrorCode = {
   STALE_GENERATION: 303,
   // 4xx: producing
   OUT_OF_ORDER_SEQUENCE: 400,
+  DUPLICATE_SEQUENCE: 401,
   // 5xx: availability (retryable)
   OWNER_UNAVAILABLE: 500,
   SHUTTING_DOWN: 501,

@@ -8,9 +8,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
+import { IDEMPOTENCE_WINDOW } from '../../schemas/limits.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 
-/** Batches remembered per producer: the SDK keeps at most this many in flight per partition. */
-export const BATCHES_PER_PRODUCER = 5;
+/**
+ * Batches remembered per producer and partition: exactly the shared idempotence window, the most the
+ * SDK keeps in flight per partition (memory cost in schemas/limits.ts).
+ */
+export const BATCHES_PER_PRODUCER = IDEMPOTENCE_WINDOW;
 /** Producers remembered per partition; the least recently active are forgotten first. */
 export const MAX_PRODUCERS = 10_000;
 const SNAPSHOT = 'producers.snapshot';
@@ -59,8 +64,9 @@ export class ProducerState {
   }
 
   /**
-   * Decides whether a batch is new (APPEND), a retry of one already written (its base offset), or
-   * unacceptable (throws OUT_OF_ORDER_SEQUENCE). Producer id 0 means "not idempotent".
+   * Decides whether a batch is new (APPEND), a retry of one already written (its base offset), a retry
+   * of one written before the window (throws DUPLICATE_SEQUENCE: written, offset unknown), or
+   * unacceptable (throws OUT_OF_ORDER_SEQUENCE: nothing written). Producer id 0 means "not idempotent".
    */
   check(producerId: number, epoch: number, baseSeq: number, count: number): SequenceVerdict {
     if (producerId === 0) return APPEND;
@@ -78,9 +84,21 @@ export class ProducerState {
     }
     const behind = (expected - baseSeq + U32) % U32;
     if (behind > 0 && behind < U32 / 2) {
+      // Before the oldest remembered batch: this producer's sequences are contiguous and were all
+      // accepted, so the batch was written; only its offset is forgotten. A distinct code, so the
+      // client does not take it for "not written" and send the records again.
+      const oldest = e.baseSeq[e.slot(0)]!;
+      const beforeOldest = (oldest - baseSeq + U32) % U32;
+      if (beforeOldest > 0 && beforeOldest < U32 / 2) {
+        throw new TickbusError(
+          ErrorCode.DUPLICATE_SEQUENCE,
+          `producer ${producerId} sequence ${baseSeq} was already written but is older than the last ${BATCHES_PER_PRODUCER} batches ` +
+            `this partition remembers per producer; its offset is no longer known, and it was not written again`,
+        );
+      }
       throw new TickbusError(
         ErrorCode.OUT_OF_ORDER_SEQUENCE,
-        `producer ${producerId} sequence ${baseSeq} was already written but is older than the last ${BATCHES_PER_PRODUCER} batches; its offset is no longer known`,
+        `producer ${producerId} sent sequence ${baseSeq} with ${count} records, which matches no batch it wrote since sequence ${oldest}; nothing was written`,
       );
     }
     throw new TickbusError(
@@ -109,7 +127,7 @@ export class ProducerState {
     this.producers.clear();
   }
 
-  /** Writes the state as of `offset` (the log's next offset) atomically: temp file, fsync, rename. */
+  /** Writes the state as of `offset` (the log's next offset), replacing the previous snapshot atomically. */
   saveSnapshot(dir: string, offset: number): void {
     const producers = [...this.producers].map(([id, e]) => {
       const batches = Array.from({ length: e.size }, (_, i) => {
@@ -118,17 +136,7 @@ export class ProducerState {
       });
       return [id, e.epoch, batches];
     });
-    const body = JSON.stringify({ version: 1, offset, producers });
-    const file = path.join(dir, SNAPSHOT);
-    const tmp = `${file}.tmp`;
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      fs.writeSync(fd, body);
-      fs.fdatasyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
+    writeFileAtomic(path.join(dir, SNAPSHOT), JSON.stringify({ version: 1, offset, producers }));
   }
 
   /** Loads a snapshot; returns the offset it is valid up to, or -1 when there is none usable. */

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 import type { LogConfig } from '../log/partition-log.js';
 
 export interface TopicRecord {
@@ -101,21 +102,7 @@ export class TopicStore {
 
   private persist(): void {
     const body: CatalogueFile = { version: 1, nextId: this.nextId, topics: this.list() };
-    const tmp = `${this.file}.tmp`;
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      fs.writeSync(fd, JSON.stringify(body, null, 2));
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, this.file);
-    const dfd = fs.openSync(this.dataDir, 'r');
-    try {
-      fs.fsyncSync(dfd);
-    } finally {
-      fs.closeSync(dfd);
-    }
+    writeFileAtomic(this.file, JSON.stringify(body, null, 2));
   }
 }
 

@@ -3,11 +3,15 @@
 // catch-up and live deliveries, and switches to inject exactly the faults a test needs (drop a
 // socket, lose an ack, skip a delivery to force a gap, refuse connections, answer with an error).
 // Messages travel asynchronously (one microtask hop) and in order per socket, like a network.
+// Idempotence uses the broker's own ProducerState, so the SDK is tested against the real window of
+// remembered batches (a fake that remembered every sequence once hid a window of 5).
+import { APPEND, ProducerState } from '../../broker/log/producer-state.js';
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
 import { decodeFrame, encodeFrame, errorFrame, type Frame, type FrameOf, PROTOCOL_VERSION } from '../../schemas/frames.js';
 import {
   assertOneBatch,
   batchBaseSequence,
+  batchProducerEpoch,
   batchProducerId,
   batchRecordCount,
   stampBatch,
@@ -17,18 +21,13 @@ import type { Socket, SocketHandlers, Transport } from '../../client/transport.j
 export const BOOTSTRAP = 'ws://fake-bootstrap:1';
 const ownerUrl = (owner: number, incarnation: number): string => `ws://fake-owner-${owner}:${incarnation}`;
 
-interface ProducerState {
-  nextSeq: number;
-  /** baseSequence → baseOffset of appended batches (for duplicate acks). */
-  appended: Map<number, number>;
-}
-
 export class FakePartition {
   batches: Uint8Array[] = [];
   baseOffsets: number[] = [];
   nextOffset = 0;
   logStartOffset = 0;
-  producers = new Map<number, ProducerState>();
+  /** The broker's own idempotence rules and window. */
+  readonly producers = new ProducerState();
   subs = new Set<FakeSub>();
   constructor(
     readonly topic: string,
@@ -287,34 +286,23 @@ export class FakeBroker implements Transport {
   append(p: FakePartition, batch: Uint8Array): { baseOffset: number; duplicate: boolean } {
     assertOneBatch(batch, 0, batch.length, false);
     const pid = batchProducerId(batch);
+    const epoch = batchProducerEpoch(batch);
     const seq = batchBaseSequence(batch);
     const count = batchRecordCount(batch);
-    let st: ProducerState | undefined;
-    if (pid !== 0) {
-      st = p.producers.get(pid);
-      if (!st) {
-        st = { nextSeq: 0, appended: new Map() };
-        p.producers.set(pid, st);
-      }
-      if (seq < st.nextSeq) {
-        const base = st.appended.get(seq);
-        if (base === undefined) throw new TickbusError(ErrorCode.OUT_OF_ORDER_SEQUENCE, `sequence ${seq} is old and unknown`);
-        return { baseOffset: base, duplicate: true };
-      }
-      if (seq > st.nextSeq) {
-        throw new TickbusError(ErrorCode.OUT_OF_ORDER_SEQUENCE, `expected sequence ${st.nextSeq}, got ${seq}`, { topic: p.topic, partition: p.partition });
-      }
+    let verdict: number;
+    try {
+      verdict = p.producers.check(pid, epoch, seq, count);
+    } catch (err) {
+      throw err instanceof TickbusError ? new TickbusError(err.code, err.message, { topic: p.topic, partition: p.partition }) : err;
     }
+    if (verdict !== APPEND) return { baseOffset: verdict, duplicate: true };
     const copy = batch.slice();
     const base = p.nextOffset;
     stampBatch(copy, 0, base, 0, Math.round((performance.timeOrigin + performance.now()) * 1000));
     p.batches.push(copy);
     p.baseOffsets.push(base);
     p.nextOffset += count;
-    if (st) {
-      st.appended.set(seq, base);
-      st.nextSeq = seq + count;
-    }
+    p.producers.record(pid, epoch, seq, count, base);
     for (const s of [...p.subs]) {
       if (s.next !== base) continue; // catching up: the catch-up loop sends it
       if (this.hooks.skipLive?.({ partition: p.partition, next: s.next }, base)) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, resolveOptions } from '../../client/options.js';
 import { connect } from '../../client/index.js';
+import { BATCHES_PER_PRODUCER } from '../../broker/log/producer-state.js';
 
 const base = { brokers: ['ws://127.0.0.1:7420'] };
 
@@ -41,6 +42,16 @@ describe('client options', () => {
   ])('refuses %j', (opts, type, msg) => {
     expect(() => resolveOptions(opts as never)).toThrow(type);
     expect(() => resolveOptions(opts as never)).toThrow(msg);
+  });
+
+  it('refuses a maxInFlight above the batches the broker remembers per producer, naming the limit and why', async () => {
+    const window = BATCHES_PER_PRODUCER;
+    expect(resolveOptions({ ...base, maxInFlight: window }).maxInFlight).toBe(window);
+    for (const n of [window + 1, 64, 1024]) {
+      expect(() => resolveOptions({ ...base, maxInFlight: n })).toThrow(RangeError);
+      expect(() => resolveOptions({ ...base, maxInFlight: n })).toThrow(new RegExp(`maxInFlight must be between 1 and ${window}, got ${n}: the broker remembers`));
+    }
+    await expect(connect({ ...base, maxInFlight: window + 1 })).rejects.toThrow(RangeError);
   });
 
   it('makes connect() reject bad options before opening any socket', async () => {

@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Bus, connect, ErrorCode, TickbusError } from '../../client/index.js';
 import { batchBaseSequence, batchProducerId, batchRecordCount, decodeBatches } from '../../schemas/record-batch.js';
+import { BATCHES_PER_PRODUCER } from '../../broker/log/producer-state.js';
+import { resolveOptions } from '../../client/options.js';
 import { BOOTSTRAP, FakeBroker } from './fake-broker.js';
 
 const dec = new TextDecoder();
@@ -17,6 +19,22 @@ async function setup(opts: Record<string, unknown> = {}, partitions = 3): Promis
   const bus = await connect({ brokers: [BOOTSTRAP], transport: broker, reconnect: { initialMs: 1, maxMs: 5 }, ...opts });
   buses.push(bus);
   return { broker, bus };
+}
+
+/** The largest maxInFlight the SDK accepts. */
+function sdkMaxInFlight(): number {
+  let lo = 1;
+  let hi = 1 << 20;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    try {
+      resolveOptions({ brokers: [BOOTSTRAP], maxInFlight: mid });
+      lo = mid;
+    } catch {
+      hi = mid - 1;
+    }
+  }
+  return lo;
 }
 
 function logValues(broker: FakeBroker, topic: string, p: number): string[] {
@@ -200,6 +218,56 @@ describe('producer', () => {
       ),
       { numRuns: 40 },
     );
+  });
+
+  it('never has more batches of a partition in flight than the broker remembers; all of them retried are duplicates', async () => {
+    const { broker, bus } = await setup({ maxInFlight: sdkMaxInFlight() });
+    await bus.send('ticks', [{ value: 'warm-up' }], { partition: 0 });
+    broker.hooks.produce = () => 'hold';
+    const n = 3 * BATCHES_PER_PRODUCER + 7;
+    const sends: Promise<{ partition: number; offset: number }[]>[] = [];
+    for (let i = 0; i < n; i++) {
+      sends.push(bus.send('ticks', [{ value: `m${i}` }], { partition: 0 }));
+      await Promise.resolve(); // a new turn after the flush microtask: one batch each
+    }
+    // Barrier: the SDK decided what to send within those turns, and the fake moves frames in microtasks
+    // only, so after one macrotask every frame sent has arrived. One more goes out only after an answer.
+    await new Promise((r) => setImmediate(r));
+    expect(broker.held.length).toBeGreaterThan(0);
+    expect(broker.held.length).toBeLessThanOrEqual(BATCHES_PER_PRODUCER);
+    // The broker writes every held batch, then the socket dies before any ack: all of them come again.
+    broker.hooks.produce = undefined;
+    for (const h of broker.held.splice(0)) broker.append(broker.partition('ticks', 0), h.f.batch);
+    broker.dropAll();
+    const acks = await Promise.all(sends);
+    expect(acks.map((a) => a[0]!.offset)).toEqual(acks.map((_, i) => i + 1));
+    expect(logValues(broker, 'ticks', 0)).toEqual(['warm-up', ...acks.map((_, i) => `m${i}`)]);
+    expect(bus.producerStats.sessionResets).toBe(0);
+    expect(bus.producerStats.duplicates).toBeGreaterThanOrEqual(1);
+  });
+
+  it('resolves a batch the broker says it wrote but no longer remembers, and sends nothing again', async () => {
+    const { broker, bus } = await setup({ maxInFlight: 2 });
+    await bus.send('ticks', [{ value: 'warm-up' }], { partition: 0 });
+    // m0 is written and its ack lost with the socket (m1, behind it, is lost in the network); when m0
+    // comes again the broker no longer remembers its offset (as if its window had moved past it).
+    let m0Seen = 0;
+    broker.hooks.produce = (f) => {
+      if (dec.decode(decodeBatches(f.batch)[0]!.value!) !== 'm0') return undefined;
+      if (++m0Seen === 1) return 'append-then-drop';
+      return new TickbusError(ErrorCode.DUPLICATE_SEQUENCE, 'sequence 1 was already written but is older than the window');
+    };
+    const m0 = bus.send('ticks', [{ value: 'm0' }], { partition: 0 });
+    await Promise.resolve();
+    const m1 = bus.send('ticks', [{ value: 'm1' }], { partition: 0 });
+    expect(await m0).toEqual([{ partition: 0, offset: -1 }]);
+    expect(await m1).toEqual([{ partition: 0, offset: 2 }]);
+    expect(m0Seen).toBe(2);
+    expect(bus.producerStats.sessionResets).toBe(0);
+    // m1 kept its session and its sequence: written once, right after m0.
+    const produces = broker.sent('Produce').filter((f) => f.partition === 0);
+    expect(new Set(produces.map((f) => batchProducerId(f.batch))).size).toBe(1);
+    expect(logValues(broker, 'ticks', 0)).toEqual(['warm-up', 'm0', 'm1']);
   });
 
   it('follows a partition to its new owner after NOT_OWNER or a restart', async () => {

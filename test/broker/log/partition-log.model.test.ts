@@ -338,7 +338,7 @@ class RetryCmd implements Cmd {
   }
 }
 
-/** A batch the log must refuse with OUT_OF_ORDER_SEQUENCE, writing nothing. */
+/** A batch the log must refuse with OUT_OF_ORDER_SEQUENCE (DUPLICATE_SEQUENCE when older than the window), writing nothing. */
 class BadSequenceCmd implements Cmd {
   constructor(
     readonly records: Rec[],
@@ -361,7 +361,9 @@ class BadSequenceCmd implements Cmd {
       seq = p.nextSeq;
     }
     const batch = encode(this.records, { producerId: p.id, producerEpoch: epoch, baseSequence: seq });
-    expectCode(() => r.log.append(batch, 0, batch.length, 0, m.clockUs + 1), ErrorCode.OUT_OF_ORDER_SEQUENCE);
+    // Older than the remembered window: written once already, offset forgotten (DUPLICATE_SEQUENCE).
+    const older = this.kind === 'behind' && p.older.length > 0;
+    expectCode(() => r.log.append(batch, 0, batch.length, 0, m.clockUs + 1), older ? ErrorCode.DUPLICATE_SEQUENCE : ErrorCode.OUT_OF_ORDER_SEQUENCE);
     expectState(m, r);
   }
   toString(): string {
