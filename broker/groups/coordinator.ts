@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { asTickbusError, ErrorCode, TickbusError } from '../../schemas/errors.js';
 import { errorFrame, type Frame, type FrameOf, type PartitionOffsetWire } from '../../schemas/frames.js';
+import { monotonicMs } from '../clock.js';
 import { logLine } from '../logger.js';
 import { type AssignmentOut, ConsumerGroup, type DeathReason, type Member } from './group.js';
 import { LogOffsetStore, type OffsetEntry, type OffsetStore } from './offset-store.js';
@@ -19,7 +20,7 @@ export interface CoordinatorOptions {
   send(connId: number, frame: Frame): void;
   /** Where offsets are kept; default the `__consumer_offsets` log under dataDir. */
   store?: OffsetStore;
-  /** Clock (ms); tests pass their own. */
+  /** Monotonic clock (ms) for session expiry; tests pass their own. */
   now?: () => number;
 }
 
@@ -58,7 +59,8 @@ export class GroupCoordinator {
     private readonly opts: CoordinatorOptions,
     private readonly store: OffsetStore,
   ) {
-    this.now = opts.now ?? Date.now;
+    // Session expiry is measured time: a wall-clock step must not expire (or keep alive) every member.
+    this.now = opts.now ?? monotonicMs;
     for (const e of store.load()) this.remember(e);
   }
 

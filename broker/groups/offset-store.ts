@@ -12,6 +12,7 @@ import path from 'node:path';
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
 import { batchLength, batchLastOffset, BATCH_HEADER_SIZE, encodeBatch, forEachRecord } from '../../schemas/record-batch.js';
 import { PartitionLog, validateLogConfig } from '../log/partition-log.js';
+import { wallClockUs } from '../clock.js';
 
 export interface OffsetEntry {
   group: string;
@@ -96,7 +97,7 @@ export class LogOffsetStore implements OffsetStore {
     let batch: Uint8Array;
     try {
       batch = encodeBatch(entries.map((e) => ({ key: keyOf(e), value: e.offset === null ? null : utf8.encode(String(e.offset)) })));
-      this.log.append(batch, 0, batch.length, 0, Date.now() * 1000);
+      this.log.append(batch, 0, batch.length, 0, wallClockUs());
     } catch (err) {
       return Promise.reject(err instanceof TickbusError ? err : new TickbusError(ErrorCode.STORAGE_ERROR, `cannot write committed offsets: ${String(err)}`, { cause: err }));
     }

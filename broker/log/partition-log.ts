@@ -19,6 +19,7 @@ import {
   readU64,
   stampBatch,
 } from '../../schemas/record-batch.js';
+import { wallClockMs } from '../clock.js';
 import { logLine } from '../logger.js';
 import { type LogConfig, validateLogConfig } from './log-config.js';
 import { APPEND, ProducerState } from './producer-state.js';
@@ -192,7 +193,7 @@ export class PartitionLog {
    * Seals the active segment (fsync) and starts a new one at the next offset. Called by append when the
    * segment is full or old; public for tests and tools.
    */
-  roll(nowMs: number = Date.now()): Segment {
+  roll(nowMs: number = wallClockMs()): Segment {
     const old = this.active;
     if (old.isEmpty) return old;
     old.seal();
@@ -286,7 +287,7 @@ export class PartitionLog {
   // ---------------------------------------------------------------- maintenance
 
   /** Periodic work: roll an active segment that aged past segmentMs, then apply retention. */
-  maintain(nowMs: number = Date.now()): void {
+  maintain(nowMs: number = wallClockMs()): void {
     if (this.closed || this.failure) return;
     const a = this.active;
     if (!a.isEmpty && nowMs - a.firstTimeMs >= this.config.segmentMs) this.roll(nowMs);

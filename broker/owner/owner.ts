@@ -12,6 +12,7 @@ import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.j
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
 import { type Frame, PROTOCOL_VERSION } from '../../schemas/frames.js';
 import type { BrokerConfig } from '../config.js';
+import { monotonicMs, wallClockMs } from '../clock.js';
 import { CloseCode, Edge } from '../edge/session.js';
 import { logLine } from '../logger.js';
 import { closeApp, listenExclusive, uws } from '../uws.js';
@@ -68,7 +69,7 @@ export class Owner {
       onBadFrame: () => void this.counters.badFrames++,
       onOpen: () => void this.counters.connections++,
       onDrain: (conn) => {
-        conn.lastDrain = Date.now();
+        conn.lastDrain = monotonicMs();
         for (const sub of conn.subs.values()) if (sub.mode === 'catchup') pump.add(sub);
       },
       onClose: (conn) => {
@@ -142,15 +143,16 @@ export class Owner {
   }
 
   private readonly sweep = (): void => {
-    if (++this.sweeps % MAINTAIN_EVERY_SWEEPS === 0) this.maintainLogs(Date.now());
-    sweepSlowConsumers(this.ctx, Date.now());
+    // Retention and segment age compare with stored append times: wall clock. Stalls are measured: monotonic.
+    if (++this.sweeps % MAINTAIN_EVERY_SWEEPS === 0) this.maintainLogs(wallClockMs());
+    sweepSlowConsumers(this.ctx, monotonicMs());
   };
 
   /** Age-based segment rolls and retention, off the live path (about once a second). */
-  private maintainLogs(now: number): void {
+  private maintainLogs(nowWallMs: number): void {
     for (const p of this.registry.all()) {
       try {
-        p.log.maintain(now);
+        p.log.maintain(nowWallMs);
       } catch (err) {
         logLine('log maintenance failed', { owner: this.ownerId, partition: `${p.topic}/${p.partition}`, error: String(err) });
       }

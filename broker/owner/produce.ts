@@ -4,18 +4,16 @@
 // written and published before then, never kept.
 import { asTickbusError, ErrorCode } from '../../schemas/errors.js';
 import { encodeFrameView, type FrameOf } from '../../schemas/frames.js';
+import { wallClockUs } from '../clock.js';
 import type { OwnerContext } from './context.js';
 import type { ConnState } from './subscription.js';
-
-function nowUs(): number {
-  return Math.round((performance.timeOrigin + performance.now()) * 1000);
-}
 
 export function onProduce(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Produce'>): void {
   const p = ctx.registry.partitionOf(f.topic, f.partition);
   const c = ctx.counters;
   c.produceRequests++;
-  const res = p.appendAndPublish(f.batch, nowUs());
+  // The append time is stored (time index, retention, `from: {timestamp}`): wall clock, never monotonic.
+  const res = p.appendAndPublish(f.batch, wallClockUs());
   if (res.duplicate) c.duplicateBatches++;
   else {
     c.recordsIn += res.recordCount;

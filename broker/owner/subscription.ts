@@ -18,9 +18,9 @@ import type { Partition } from './partition.js';
 export interface ConnState extends Session {
   /** Subscriptions of this connection by partition key (`topicId/partition`). */
   subs: Map<string, Subscription>;
-  /** When the socket's send buffer was first seen blocked (0 = not blocked). */
+  /** When the socket's send buffer was first seen blocked (monotonic ms; 0 = not blocked). */
   stalledSince: number;
-  /** Last time the socket drained some of its send buffer: the consumer is reading. */
+  /** Last time the socket drained some of its send buffer (monotonic ms): the consumer is reading. */
   lastDrain: number;
 }
 
