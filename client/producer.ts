@@ -57,7 +57,10 @@ export interface SendOptions {
 
 export interface RecordAck {
   partition: number;
-  /** The record's offset; -1 with acks 'none'. */
+  /**
+   * The record's offset; -1 with acks 'none', or when the broker said the batch was already written but
+   * no longer knew where (DUPLICATE_SEQUENCE): written once, offset unknown.
+   */
   offset: number;
 }
 
