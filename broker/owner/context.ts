@@ -2,7 +2,7 @@
 // handler is a plain function of (context, connection, frame) with nothing hidden.
 import type { BrokerConfig } from '../config.js';
 import type { Edge } from '../edge/session.js';
-import type { OwnerCounters } from './messages.js';
+import type { OwnerCounters } from './counters.js';
 import type { PartitionRegistry } from './partition-registry.js';
 import type { CatchUpPump, ConnState } from './subscription.js';
 

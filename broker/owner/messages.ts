@@ -18,6 +18,8 @@ export interface OwnedTopic {
 /** Passed as workerData when an owner starts. */
 export interface OwnerInit {
   ownerId: number;
+  /** The owner slot's counters (counters.ts): the same buffer for every incarnation of this owner. */
+  counters: SharedArrayBuffer;
   /** Port to listen on; 0 = any free port. */
   port: number;
   config: BrokerConfig;
@@ -37,31 +39,31 @@ export interface PartitionStats {
   subscribers: number;
 }
 
-export interface OwnerCounters {
-  produceRequests: number;
-  recordsIn: number;
-  bytesIn: number;
-  duplicateBatches: number;
-  deliverFrames: number;
-  catchUpFrames: number;
-  catchUpBytes: number;
-  slowConsumerMoves: number;
-  slowConsumerDisconnects: number;
-  badFrames: number;
-  connections: number;
+/** How far one subscription is behind the committed head, for /metrics. */
+export interface SubscriptionLag {
+  topic: string;
+  partition: number;
+  owner: number;
+  /** The owner's connection id (unique per owner incarnation). */
+  conn: number;
+  /** The client id the connection gave in Hello. */
+  clientId: string;
+  /** Committed records not yet sent: high watermark − next offset to deliver (0 while live). */
+  lag: number;
 }
 
 export type ToOwner =
   | { type: 'openTopic'; reqId: number; topic: OwnedTopic }
   | { type: 'deleteTopic'; reqId: number; name: string }
-  | { type: 'stats'; reqId: number }
+  /** Partition gauges, and the `maxLags` most lagging subscriptions. Counters are read from shared memory instead. */
+  | { type: 'stats'; reqId: number; maxLags: number }
   | { type: 'shutdown'; reqId: number }
   /** Test hook (BrokerConfig.testHooks): throws an uncaught exception inside the owner. */
   | { type: 'injectFault'; reqId: number };
 
 export type FromOwner =
   | { type: 'ready'; ownerId: number; port: number }
-  | { type: 'reply'; reqId: number; ok: true; stats?: PartitionStats[]; counters?: OwnerCounters }
+  | { type: 'reply'; reqId: number; ok: true; stats?: PartitionStats[]; lags?: SubscriptionLag[] }
   | { type: 'reply'; reqId: number; ok: false; error: ErrorData }
   /** The owner caught a fault it cannot continue after; it has closed its sockets and is exiting. */
   | { type: 'failed'; ownerId: number; error: ErrorData };

@@ -14,7 +14,7 @@ const port = parentPort;
 if (!port) throw new Error('owner-worker must run in a worker thread');
 
 const post = (m: FromOwner): void => port.postMessage(m);
-const owner = new Owner(init.ownerId, init.config);
+const owner = new Owner(init.ownerId, init.config, init.counters);
 let failing = false;
 const EXIT_GRACE_MS = 50;
 
@@ -59,7 +59,7 @@ port.on('message', (m: ToOwner) => {
       reply(m.reqId, () => owner.deleteTopic(m.name));
       return;
     case 'stats':
-      reply(m.reqId, () => ({ stats: owner.stats(), counters: { ...owner.counters } }));
+      reply(m.reqId, () => ({ stats: owner.stats(), lags: owner.lags(m.maxLags) }));
       return;
     case 'shutdown':
       void owner

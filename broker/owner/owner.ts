@@ -18,7 +18,8 @@ import { logLine } from '../logger.js';
 import { closeApp, listenExclusive, uws } from '../uws.js';
 import type { OwnerContext } from './context.js';
 import { onFetch } from './fetch.js';
-import type { OwnedTopic, OwnerCounters, PartitionStats } from './messages.js';
+import { Counter, newCounterBuffer, OwnerCounters } from './counters.js';
+import type { OwnedTopic, PartitionStats, SubscriptionLag } from './messages.js';
 import { PartitionRegistry } from './partition-registry.js';
 import { onProduce } from './produce.js';
 import { sweepSlowConsumers } from './slow-consumers.js';
@@ -30,19 +31,7 @@ const SWEEP_MS = 50;
 const MAINTAIN_EVERY_SWEEPS = 20;
 
 export class Owner {
-  readonly counters: OwnerCounters = {
-    produceRequests: 0,
-    recordsIn: 0,
-    bytesIn: 0,
-    duplicateBatches: 0,
-    deliverFrames: 0,
-    catchUpFrames: 0,
-    catchUpBytes: 0,
-    slowConsumerMoves: 0,
-    slowConsumerDisconnects: 0,
-    badFrames: 0,
-    connections: 0,
-  };
+  readonly counters: OwnerCounters;
   private readonly app: TemplatedApp;
   private readonly ctx: OwnerContext;
   private readonly registry: PartitionRegistry;
@@ -56,7 +45,10 @@ export class Owner {
   constructor(
     readonly ownerId: number,
     private readonly config: BrokerConfig,
+    /** The owner slot's shared counters (kept across restarts by the supervisor); a private one in tests. */
+    counterBuffer: SharedArrayBuffer = newCounterBuffer(),
   ) {
+    this.counters = new OwnerCounters(counterBuffer);
     this.app = uws.App();
     const pump = new CatchUpPump({ chunkBytes: config.catchUpChunkBytes, highWaterBytes: Math.floor(config.slowConsumerBytes / 2) }, this.counters);
     this.registry = new PartitionRegistry(config.dataDir, this.app);
@@ -66,14 +58,14 @@ export class Owner {
       helloOk: { type: 'HelloOk', protocolVersion: PROTOCOL_VERSION, brokerId: config.brokerId, ownerId },
       newSession: (base) => ({ ...base, subs: new Map(), stalledSince: 0, lastDrain: 0 }),
       dispatch: (conn, frame) => this.dispatch(conn, frame),
-      onBadFrame: () => void this.counters.badFrames++,
-      onOpen: () => void this.counters.connections++,
+      onBadFrame: () => this.counters.add(Counter.badFrames),
+      onOpen: () => this.counters.add(Counter.connections),
       onDrain: (conn) => {
         conn.lastDrain = monotonicMs();
         for (const sub of conn.subs.values()) if (sub.mode === 'catchup') pump.add(sub);
       },
       onClose: (conn) => {
-        this.counters.connections--;
+        this.counters.add(Counter.connections, -1);
         for (const sub of conn.subs.values()) sub.close();
         conn.subs.clear();
       },
@@ -139,6 +131,20 @@ export class Owner {
         subscribers: p.subscriptions.size,
       });
     }
+    return out;
+  }
+
+  /** The `max` subscriptions furthest behind the committed head (bounded: they become metric labels). */
+  lags(max: number): SubscriptionLag[] {
+    const out: SubscriptionLag[] = [];
+    if (max <= 0) return out;
+    for (const p of this.registry.all()) {
+      for (const sub of p.subscriptions) {
+        out.push({ topic: p.topic, partition: p.partition, owner: this.ownerId, conn: sub.conn.id, clientId: sub.conn.clientId, lag: sub.lag });
+      }
+    }
+    out.sort((a, b) => b.lag - a.lag);
+    if (out.length > max) out.length = max;
     return out;
   }
 

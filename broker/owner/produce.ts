@@ -6,19 +6,20 @@ import { asTickbusError, ErrorCode } from '../../schemas/errors.js';
 import { encodeFrameView, type FrameOf } from '../../schemas/frames.js';
 import { wallClockUs } from '../clock.js';
 import type { OwnerContext } from './context.js';
+import { Counter } from './counters.js';
 import type { ConnState } from './subscription.js';
 
 export function onProduce(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Produce'>): void {
   const p = ctx.registry.partitionOf(f.topic, f.partition);
   const c = ctx.counters;
-  c.produceRequests++;
+  c.add(Counter.produceRequests);
   // The append time is stored (time index, retention, `from: {timestamp}`): wall clock, never monotonic.
   const res = p.appendAndPublish(f.batch, wallClockUs());
-  if (res.duplicate) c.duplicateBatches++;
+  if (res.duplicate) c.add(Counter.duplicateBatches);
   else {
-    c.recordsIn += res.recordCount;
-    c.bytesIn += f.batch.length;
-    c.deliverFrames++;
+    c.add(Counter.recordsIn, res.recordCount);
+    c.add(Counter.bytesIn, f.batch.length);
+    c.add(Counter.deliverFrames);
   }
   if (f.acks === 'none') return;
   const ack: FrameOf<'ProduceAck'> = {

@@ -8,6 +8,7 @@ import { ErrorCode, TickbusError } from '../../schemas/errors.js';
 import { CloseCode } from '../edge/session.js';
 import { logLine } from '../logger.js';
 import type { OwnerContext } from './context.js';
+import { Counter } from './counters.js';
 
 export function sweepSlowConsumers(ctx: OwnerContext, nowMonoMs: number): void {
   const { slowConsumerBytes: limit, slowConsumerTimeoutMs: timeoutMs } = ctx.config;
@@ -19,7 +20,7 @@ export function sweepSlowConsumers(ctx: OwnerContext, nowMonoMs: number): void {
       for (const sub of conn.subs.values()) {
         if (sub.mode === 'live') {
           sub.leaveLive();
-          ctx.counters.slowConsumerMoves++;
+          ctx.counters.add(Counter.slowConsumerMoves);
         }
       }
     }
@@ -29,7 +30,7 @@ export function sweepSlowConsumers(ctx: OwnerContext, nowMonoMs: number): void {
     }
     if (conn.stalledSince === 0) conn.stalledSince = nowMonoMs;
     else if (nowMonoMs - Math.max(conn.stalledSince, conn.lastDrain) > timeoutMs) {
-      ctx.counters.slowConsumerDisconnects++;
+      ctx.counters.add(Counter.slowConsumerDisconnects);
       logLine('slow consumer disconnected', { owner: ctx.ownerId, conn: conn.id, buffered });
       ctx.edge.reject(
         conn,

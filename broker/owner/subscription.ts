@@ -11,7 +11,7 @@ import { asTickbusError, ErrorCode, TickbusError } from '../../schemas/errors.js
 import { encodeFrameView, errorFrame } from '../../schemas/frames.js';
 import { batchLastOffset, batchLength } from '../../schemas/record-batch.js';
 import type { Session } from '../edge/session.js';
-import type { OwnerCounters } from './messages.js';
+import { Counter, type OwnerCounters } from './counters.js';
 import type { Partition } from './partition.js';
 
 /** An owner connection: the edge's session plus what the owner keeps per socket. */
@@ -84,6 +84,13 @@ export class Subscription {
     if (this.credit <= 0) this.leaveLive();
   }
 
+  /** Committed records not yet sent to this subscriber (a live one is sent each batch as it commits). */
+  get lag(): number {
+    if (this.mode === 'live') return 0;
+    const behind = this.partition.highWatermark - this.nextOffset;
+    return behind > 0 ? behind : 0;
+  }
+
   grant(bytes: number): void {
     if (!this.hasCreditWindow) return;
     this.credit += bytes;
@@ -138,8 +145,8 @@ export class Subscription {
       if (ws.send(frame, true, false) === 2) return 'blocked'; // dropped: nothing advanced, retry on drain
       this.nextOffset = lastOffsetIn(bytes) + 1;
       this.credit -= frame.length;
-      counters.catchUpFrames++;
-      counters.catchUpBytes += bytes.length;
+      counters.add(Counter.catchUpFrames);
+      counters.add(Counter.catchUpBytes, bytes.length);
     }
     return 'more';
   }

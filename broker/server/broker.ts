@@ -10,7 +10,7 @@ import { logLine } from '../logger.js';
 import { ownerOf, type TopicRecord, TopicStore } from '../metadata/topic-store.js';
 import type { OwnedTopic, PartitionStats } from '../owner/messages.js';
 import { BootstrapServer } from './bootstrap.js';
-import { renderMetrics } from './metrics.js';
+import { MAX_LAG_SERIES, renderMetrics } from './metrics.js';
 import { Supervisor } from './supervisor.js';
 
 export interface RunningBroker {
@@ -156,7 +156,7 @@ export async function startBroker(partial: Partial<BrokerConfig> = {}): Promise<
       const ok = owners.every((o) => o.up);
       return { ok, body: { status: ok ? 'ok' : 'degraded', brokerId: config.brokerId, owners } };
     },
-    metrics: async () => renderMetrics(supervisor.status(), await supervisor.stats()),
+    metrics: async () => renderMetrics(supervisor.status(), supervisor.counterBuffers(), await supervisor.stats(MAX_LAG_SERIES)),
     ...(config.testHooks ? { injectOwnerFault: async (id: number) => void (await supervisor.injectFault(id)) } : {}),
   });
   let port: number;

@@ -1,54 +1,65 @@
-// Prometheus text for GET /metrics. Owners keep plain counters (an integer add on the live path)
-// and send them only when scraped; prom-client supplies the process metrics and the text format.
+// Prometheus text for GET /metrics. Counters come from each owner slot's shared memory (counters.ts):
+// read here at scrape time, never reset by an owner restart, so every *_total only grows. Partition
+// gauges and subscription lags are asked of the owners (a control message, off the live path);
+// prom-client supplies the process metrics and the text format.
 import client from 'prom-client';
-import type { OwnerCounters, PartitionStats } from '../owner/messages.js';
+import { COUNTER_SLOTS, readCounters } from '../owner/counters.js';
+import type { PartitionStats, SubscriptionLag } from '../owner/messages.js';
 import type { OwnerStatus } from './supervisor.js';
+
+/** Subscription lag series per scrape, the most lagging first: labels carry connection ids, so bound them. */
+export const MAX_LAG_SERIES = 100;
+/** Client ids are chosen by clients: cut them to keep label values small. */
+const MAX_CLIENT_ID_LABEL = 64;
 
 const registry = new client.Registry();
 client.collectDefaultMetrics({ register: registry, prefix: 'tickbus_' });
 
+const PARTITION = ['topic', 'partition'];
 const ownerUp = new client.Gauge({ name: 'tickbus_owner_up', help: '1 when the partition owner thread is serving', labelNames: ['owner'], registers: [registry] });
 const ownerRestarts = new client.Gauge({ name: 'tickbus_owner_restarts', help: 'Times the owner thread was restarted after a failure', labelNames: ['owner'], registers: [registry] });
-const hw = new client.Gauge({ name: 'tickbus_partition_high_watermark', help: 'Next offset to be written', labelNames: ['topic', 'partition'], registers: [registry] });
-const start = new client.Gauge({ name: 'tickbus_partition_log_start_offset', help: 'First offset still in the log', labelNames: ['topic', 'partition'], registers: [registry] });
-const size = new client.Gauge({ name: 'tickbus_partition_size_bytes', help: 'Bytes of log on disk', labelNames: ['topic', 'partition'], registers: [registry] });
-const subs = new client.Gauge({ name: 'tickbus_partition_subscribers', help: 'Subscriptions to the partition', labelNames: ['topic', 'partition'], registers: [registry] });
-
-const COUNTERS: [keyof OwnerCounters, string, string][] = [
-  ['produceRequests', 'tickbus_produce_requests_total', 'Produce frames handled'],
-  ['recordsIn', 'tickbus_records_in_total', 'Records appended'],
-  ['bytesIn', 'tickbus_bytes_in_total', 'Record batch bytes appended'],
-  ['duplicateBatches', 'tickbus_duplicate_batches_total', 'Idempotent retries recognised and not written again'],
-  ['deliverFrames', 'tickbus_live_deliver_frames_total', 'Live Deliver frames published (each fans out to every subscriber)'],
-  ['catchUpFrames', 'tickbus_catchup_frames_total', 'Catch-up Deliver frames sent'],
-  ['catchUpBytes', 'tickbus_catchup_bytes_total', 'Record batch bytes sent by catch-up reads'],
-  ['slowConsumerMoves', 'tickbus_slow_consumer_moves_total', 'Live subscribers moved to catch-up reads'],
-  ['slowConsumerDisconnects', 'tickbus_slow_consumer_disconnects_total', 'Consumers cut off for not reading'],
-  ['badFrames', 'tickbus_rejected_connections_total', 'Connections closed for a bad frame'],
-];
+const hw = new client.Gauge({ name: 'tickbus_partition_high_watermark', help: 'Committed end offset: consumers see records below it', labelNames: PARTITION, registers: [registry] });
+const leo = new client.Gauge({ name: 'tickbus_partition_log_end_offset', help: 'Next offset to be appended (the high watermark trails it while replicas catch up)', labelNames: PARTITION, registers: [registry] });
+const start = new client.Gauge({ name: 'tickbus_partition_log_start_offset', help: 'First offset still in the log', labelNames: PARTITION, registers: [registry] });
+const size = new client.Gauge({ name: 'tickbus_partition_size_bytes', help: 'Bytes of log on disk', labelNames: PARTITION, registers: [registry] });
+const subs = new client.Gauge({ name: 'tickbus_partition_subscribers', help: 'Subscriptions to the partition', labelNames: PARTITION, registers: [registry] });
+const lag = new client.Gauge({
+  name: 'tickbus_subscription_lag_records',
+  help: `Committed records not yet delivered to a subscription (high watermark - next offset); the ${MAX_LAG_SERIES} most lagging`,
+  labelNames: ['topic', 'partition', 'owner', 'conn', 'client'],
+  registers: [registry],
+});
 
 export async function renderMetrics(
   owners: OwnerStatus[],
-  snapshot: { stats: PartitionStats[]; counters: OwnerCounters[] },
+  counterBuffers: SharedArrayBuffer[],
+  snapshot: { stats: PartitionStats[]; lags: SubscriptionLag[] },
 ): Promise<{ contentType: string; body: string }> {
   for (const o of owners) {
     ownerUp.set({ owner: String(o.id) }, o.up ? 1 : 0);
     ownerRestarts.set({ owner: String(o.id) }, o.restarts);
   }
-  for (const g of [hw, start, size, subs]) g.reset();
+  for (const g of [hw, leo, start, size, subs, lag]) g.reset();
   for (const s of snapshot.stats) {
     const l = { topic: s.topic, partition: String(s.partition) };
     hw.set(l, s.highWatermark);
+    leo.set(l, s.logEndOffset);
     start.set(l, s.logStartOffset);
     size.set(l, s.sizeBytes);
     subs.set(l, s.subscribers);
   }
-  let body = await registry.metrics();
-  for (const [key, name, help] of COUNTERS) {
-    const total = snapshot.counters.reduce((sum, c) => sum + c[key], 0);
-    body += `# HELP ${name} ${help}\n# TYPE ${name} counter\n${name} ${total}\n`;
+  const lags = [...snapshot.lags].sort((a, b) => b.lag - a.lag).slice(0, MAX_LAG_SERIES);
+  for (const s of lags) {
+    lag.set(
+      { topic: s.topic, partition: String(s.partition), owner: String(s.owner), conn: String(s.conn), client: s.clientId.slice(0, MAX_CLIENT_ID_LABEL) },
+      s.lag,
+    );
   }
-  const conns = snapshot.counters.reduce((sum, c) => sum + c.connections, 0);
-  body += `# HELP tickbus_owner_connections Open connections on owner endpoints\n# TYPE tickbus_owner_connections gauge\ntickbus_owner_connections ${conns}\n`;
+  let body = await registry.metrics();
+  const values = counterBuffers.map(readCounters);
+  for (const slot of COUNTER_SLOTS) {
+    const total = values.reduce((sum, v) => sum + v[slot.key], 0);
+    body += `# HELP ${slot.name} ${slot.help}\n# TYPE ${slot.name} ${slot.kind}\n${slot.name} ${total}\n`;
+  }
   return { contentType: registry.contentType, body };
 }

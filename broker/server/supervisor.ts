@@ -5,7 +5,8 @@ import { Worker } from 'node:worker_threads';
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
 import type { BrokerConfig } from '../config.js';
 import { logLine } from '../logger.js';
-import type { FromOwner, OwnedTopic, OwnerCounters, PartitionStats, ToOwner } from '../owner/messages.js';
+import { newCounterBuffer } from '../owner/counters.js';
+import type { FromOwner, OwnedTopic, OwnerInit, PartitionStats, SubscriptionLag, ToOwner } from '../owner/messages.js';
 
 type DistributiveOmit<T, K extends keyof never> = T extends unknown ? Omit<T, K> : never;
 type Request = DistributiveOmit<ToOwner, 'reqId'>;
@@ -36,6 +37,8 @@ class OwnerHandle {
   port = 0;
   restarts = 0;
   backoffMs = RESTART_MIN_MS;
+  /** This owner slot's counters, shared with every incarnation of it so they never go back to zero. */
+  readonly counters = newCounterBuffer();
   private nextReq = 1;
   private readonly pending = new Map<number, Pending>();
   onReady: ((port: number) => void) | null = null;
@@ -127,22 +130,28 @@ export class Supervisor {
     return Promise.all(this.owners.map((o) => o.request(msg)));
   }
 
-  async stats(): Promise<{ stats: PartitionStats[]; counters: OwnerCounters[] }> {
-    const replies = await Promise.allSettled(this.owners.map((o) => o.request({ type: 'stats' }, 2_000)));
+  /** Partition stats from every owner that answers, and up to `maxLags` most lagging subscriptions per owner. */
+  async stats(maxLags = 0): Promise<{ stats: PartitionStats[]; lags: SubscriptionLag[] }> {
+    const replies = await Promise.allSettled(this.owners.map((o) => o.request({ type: 'stats', maxLags }, 2_000)));
     const stats: PartitionStats[] = [];
-    const counters: OwnerCounters[] = [];
+    const lags: SubscriptionLag[] = [];
     for (const r of replies) {
       if (r.status !== 'fulfilled') continue;
       if (r.value.stats) stats.push(...r.value.stats);
-      if (r.value.counters) counters.push(r.value.counters);
+      if (r.value.lags) lags.push(...r.value.lags);
     }
-    return { stats, counters };
+    return { stats, lags };
+  }
+
+  /** Every owner slot's counter buffer, readable without asking the owner (down or up). */
+  counterBuffers(): SharedArrayBuffer[] {
+    return this.owners.map((o) => o.counters);
   }
 
   private spawn(o: OwnerHandle, port: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const worker = new Worker(new URL('../owner/owner-worker.js', import.meta.url), {
-        workerData: { ownerId: o.id, port, config: this.config, topics: this.topicsFor(o.id) },
+        workerData: { ownerId: o.id, port, counters: o.counters, config: this.config, topics: this.topicsFor(o.id) } satisfies OwnerInit,
       });
       o.worker = worker;
       o.starting = true;
