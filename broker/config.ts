@@ -1,7 +1,9 @@
 // Broker configuration: every default in one place, every bad value a clear TypeError/RangeError.
 import os from 'node:os';
+import { FSYNC_POLICY_NAMES, type FsyncPolicy, isFsyncPolicy } from './log/log-config.js';
+import { integerProblem } from './validate.js';
 
-export type FsyncPolicy = 'always' | 'interval' | 'os';
+export { FSYNC_POLICY_NAMES, type FsyncPolicy, isFsyncPolicy };
 
 export interface BrokerConfig {
   /** Interface to bind. Loopback by default: exposing a broker is a deliberate act. */
@@ -56,12 +58,8 @@ export function defaultConfig(): BrokerConfig {
 }
 
 function int(name: string, v: number, min: number, max: number): void {
-  if (!Number.isInteger(v)) throw new TypeError(`${name} must be an integer, got ${String(v)}`);
-  if (v < min || v > max) throw new RangeError(`${name} must be between ${min} and ${max}, got ${v}`);
-}
-
-export function isFsyncPolicy(v: unknown): v is FsyncPolicy {
-  return v === 'always' || v === 'interval' || v === 'os';
+  const problem = integerProblem(v, min, max);
+  if (problem) throw new (problem.kind === 'type' ? TypeError : RangeError)(`${name} ${problem.message}`);
 }
 
 /** Fills defaults and validates. Throws TypeError/RangeError naming the option. */
@@ -74,7 +72,7 @@ export function resolveConfig(partial: Partial<BrokerConfig>): BrokerConfig {
   int('ownerBasePort', c.ownerBasePort, 0, 65535);
   if (c.ownerBasePort !== 0 && c.ownerBasePort + c.owners - 1 > 65535) throw new RangeError('owner ports would pass 65535');
   int('owners', c.owners, 1, 64);
-  if (!isFsyncPolicy(c.fsync)) throw new TypeError(`fsync must be always, interval or os, got ${String(c.fsync)}`);
+  if (!isFsyncPolicy(c.fsync)) throw new TypeError(`fsync must be ${FSYNC_POLICY_NAMES}, got ${String(c.fsync)}`);
   int('fsyncIntervalMs', c.fsyncIntervalMs, 1, 60_000);
   int('maxPayloadLength', c.maxPayloadLength, 1024, 256 * 1024 * 1024);
   int('maxBackpressure', c.maxBackpressure, 64 * 1024, 1024 * 1024 * 1024);

@@ -1,6 +1,6 @@
 // `tickbus broker`: runs one node with embedded defaults until SIGTERM/SIGINT, then shuts down in
 // order: stop accepting, close connections, flush and fsync every log, exit.
-import { type BrokerConfig, DEFAULT_PORT, isFsyncPolicy } from '../broker/config.js';
+import { type BrokerConfig, DEFAULT_PORT, FSYNC_POLICY_NAMES, isFsyncPolicy } from '../broker/config.js';
 import { logLine } from '../broker/logger.js';
 import { startBroker } from '../broker/server/broker.js';
 import { intOption, parse, str, UsageError } from './args.js';
@@ -42,7 +42,7 @@ export async function brokerCommand(argv: string[]): Promise<number> {
   );
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'\n${USAGE}`);
   const fsync = str(values, 'fsync');
-  if (fsync !== undefined && !isFsyncPolicy(fsync)) throw new UsageError(`--fsync must be always, interval or os, got '${fsync}'`);
+  if (fsync !== undefined && !isFsyncPolicy(fsync)) throw new UsageError(`--fsync must be ${FSYNC_POLICY_NAMES}, got '${fsync}'`);
   const partial: Partial<BrokerConfig> = {
     port: intOption(values, 'port', DEFAULT_PORT, 0, 65535),
     testHooks: values['test-hooks'] === true,

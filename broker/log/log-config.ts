@@ -1,8 +1,18 @@
 // Per-topic log settings: defaults in one place, every bad value a typed INVALID_CONFIG error
 // (these arrive in CreateTopic requests, so the client must learn which field was wrong).
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
+import { integerProblem } from '../validate.js';
 
-export type FsyncPolicy = 'always' | 'interval' | 'os';
+/** always: fdatasync before any ack; interval: at most fsyncIntervalMs after an append; os: at roll and close. */
+export const FSYNC_POLICIES = ['always', 'interval', 'os'] as const;
+export type FsyncPolicy = (typeof FSYNC_POLICIES)[number];
+
+/** "always, interval or os", for error messages. */
+export const FSYNC_POLICY_NAMES = `${FSYNC_POLICIES.slice(0, -1).join(', ')} or ${FSYNC_POLICIES[FSYNC_POLICIES.length - 1]}`;
+
+export function isFsyncPolicy(v: unknown): v is FsyncPolicy {
+  return (FSYNC_POLICIES as readonly unknown[]).includes(v);
+}
 
 export interface LogConfig {
   /** always: fdatasync before any ack; interval: at most fsyncIntervalMs after an append; os: at roll and close. */
@@ -34,18 +44,16 @@ function bad(field: string, message: string): TickbusError {
   return new TickbusError(ErrorCode.INVALID_CONFIG, `topic config ${field}: ${message}`);
 }
 
-function intIn(field: string, v: unknown, min: number, max: number, allowUnlimited = false): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw bad(field, `must be an integer, got ${String(v)}`);
-  if (allowUnlimited && v === -1) return v;
-  if (v < min || v > max) throw bad(field, `must be between ${min} and ${max}${allowUnlimited ? ' (or -1 for no limit)' : ''}, got ${v}`);
-  return v;
+function intIn(field: string, v: unknown, min: number, max: number, allowUnlimited = false): void {
+  const problem = integerProblem(v, min, max, allowUnlimited);
+  if (problem) throw bad(field, problem.message);
 }
 
 /** Fills defaults and validates; throws TickbusError INVALID_CONFIG naming the field. */
 export function validateLogConfig(partial: Partial<LogConfig>): LogConfig {
   const c: LogConfig = { ...DEFAULT_LOG_CONFIG };
   for (const [k, v] of Object.entries(partial)) if (v !== undefined) (c as unknown as Record<string, unknown>)[k] = v;
-  if (c.fsync !== 'always' && c.fsync !== 'interval' && c.fsync !== 'os') throw bad('fsync', `must be always, interval or os, got ${String(c.fsync)}`);
+  if (!isFsyncPolicy(c.fsync)) throw bad('fsync', `must be ${FSYNC_POLICY_NAMES}, got ${String(c.fsync)}`);
   intIn('fsyncIntervalMs', c.fsyncIntervalMs, 1, 60_000);
   intIn('segmentBytes', c.segmentBytes, 1024, MAX_SEGMENT_BYTES);
   intIn('segmentMs', c.segmentMs, 1, 365 * 24 * 3600 * 1000);
