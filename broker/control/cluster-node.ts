@@ -1,0 +1,294 @@
+// One broker's membership in a cluster, on its main thread: its lease and registration, its bid for
+// the controller role, its mirror of the cluster's records, and the requests it makes of etcd
+// (create/delete topic, ISR changes of partitions it leads). Owners never talk to etcd: this module
+// tells them what they lead and follow, and carries their ISR proposals.
+//
+// Fencing: the broker stops acting as leader (and as controller) once `last successful keepalive
+// sent + TTL − margin` has passed on its own monotonic clock (HeldLease), well before etcd3's `lost`
+// event, and before etcd itself can have expired the lease and let another broker be elected.
+import { ErrorCode, TickbusError } from '../../schemas/errors.js';
+import type { LogConfig } from '../log/log-config.js';
+import { logLine } from '../logger.js';
+import { ClusterView } from './cluster-view.js';
+import { Controller } from './controller.js';
+import { EtcdClient, type HeldLease } from './etcd.js';
+import { type BrokerRecord, type CreateRequest, Keys, type PartitionRecord, type TopicRecord } from './records.js';
+
+export interface ClusterOptions {
+  /** etcd client URLs, e.g. ['http://127.0.0.1:2379']. */
+  etcd: string[];
+  cluster: string;
+  nodeId: number;
+  zone: string;
+  /** Broker lease TTL; a silent broker loses its partitions' leadership about this long after it went silent. */
+  leaseTtlMs: number;
+  /** Stop leading this long before the lease can have expired in etcd (clock rate differences, GC pauses). */
+  fenceMarginMs: number;
+  uncleanLeaderElection: boolean;
+  /** How long an admin request waits for the controller to carry it out. */
+  adminTimeoutMs: number;
+}
+
+export const CLUSTER_DEFAULTS = { cluster: 'default', zone: 'default', leaseTtlMs: 3_000, fenceMarginMs: 1_000, uncleanLeaderElection: false, adminTimeoutMs: 10_000 };
+
+/** A partition this broker holds a replica of, with the records that say what it should do. */
+export interface LocalReplica {
+  topic: TopicRecord;
+  partition: PartitionRecord;
+}
+
+export class ClusterNode {
+  readonly keys: Keys;
+  readonly view: ClusterView;
+  private lease: HeldLease | null = null;
+  private registration: { incarnation: string; modRevision: number } | null = null;
+  private controllerRevision = 0;
+  private readonly controller: Controller;
+  private stopFollow: (() => Promise<void>) | null = null;
+  private closed = false;
+  private readonly changeListeners = new Set<() => void>();
+
+  private constructor(
+    private readonly etcd: EtcdClient,
+    readonly options: ClusterOptions,
+    private readonly self: Omit<BrokerRecord, 'incarnation'>,
+  ) {
+    this.keys = new Keys(options.cluster);
+    this.view = new ClusterView(this.keys);
+    this.controller = new Controller(etcd, this.keys, this.view, () => this.controllerRevision, { uncleanLeaderElection: options.uncleanLeaderElection });
+    this.view.onChange(() => this.onViewChange());
+  }
+
+  static async start(options: ClusterOptions, self: Omit<BrokerRecord, 'incarnation'>): Promise<ClusterNode> {
+    const etcd = new EtcdClient(options.etcd);
+    const node = new ClusterNode(etcd, options, self);
+    try {
+      node.stopFollow = await etcd.follow(
+        node.keys.root,
+        (entries) => node.view.reset(entries),
+        (ev) => node.view.apply(ev),
+      );
+      await node.register();
+    } catch (err) {
+      await node.close();
+      throw err;
+    }
+    return node;
+  }
+
+  get nodeId(): number {
+    return this.options.nodeId;
+  }
+
+  /** True while this broker's lease is valid on its own clock: only then may it lead. */
+  get live(): boolean {
+    return this.lease?.isValid() === true && this.registration !== null;
+  }
+
+  get isController(): boolean {
+    return this.controllerRevision !== 0 && this.live;
+  }
+
+  get controllerStats(): Controller['stats'] {
+    return this.controller.stats;
+  }
+
+  /** Called (once per batch of changes) when the view or this broker's liveness changes. */
+  onChange(fn: () => void): void {
+    this.changeListeners.add(fn);
+  }
+
+  /** The replicas this broker should hold, with what the cluster says of each. */
+  localReplicas(): LocalReplica[] {
+    const out: LocalReplica[] = [];
+    for (const t of this.view.topics.values()) {
+      for (const p of this.view.partitionsOf(t.value.name)) {
+        if (p.value.replicas.includes(this.nodeId) && p.value.topicId === t.value.id) out.push({ topic: t.value, partition: p.value });
+      }
+    }
+    return out;
+  }
+
+  broker(id: number): BrokerRecord | undefined {
+    return this.view.brokers.get(id)?.value;
+  }
+
+  // ------------------------------------------------------------------ membership
+
+  private async register(): Promise<void> {
+    const lease = await this.etcd.grantLease(this.options.leaseTtlMs, this.options.fenceMarginMs);
+    const record: BrokerRecord = { ...this.self, incarnation: lease.id };
+    const { revision } = await this.etcd.txn(
+      [{ key: this.keys.broker(this.nodeId), modRevision: this.view.brokers.get(this.nodeId)?.modRevision ?? 0 }],
+      [{ key: this.keys.broker(this.nodeId), value: JSON.stringify(record), lease: lease.id }],
+    ).then(async (r) => {
+      if (r.ok) return r;
+      // Our own previous incarnation's key (a restart within its TTL) changed under us: overwrite it anyway,
+      // the new incarnation is what tells the controller that process is gone.
+      const cur = await this.etcd.get(this.keys.broker(this.nodeId));
+      const again = await this.etcd.txn(
+        [{ key: this.keys.broker(this.nodeId), modRevision: cur?.modRevision ?? 0 }],
+        [{ key: this.keys.broker(this.nodeId), value: JSON.stringify(record), lease: lease.id }],
+      );
+      if (!again.ok) throw new TickbusError(ErrorCode.CONTROL_PLANE_UNAVAILABLE, `broker ${this.nodeId}: registration raced twice; is another broker running with --node-id ${this.nodeId}?`);
+      return again;
+    });
+    this.lease = lease;
+    this.registration = { incarnation: lease.id, modRevision: revision };
+    lease.onLost(() => this.onLeaseLost(lease));
+    logLine('cluster: registered', { node: this.nodeId, zone: this.self.zone, lease: lease.id });
+    this.onViewChange();
+  }
+
+  private onLeaseLost(lease: HeldLease): void {
+    if (this.lease !== lease) return;
+    this.lease = null;
+    this.registration = null;
+    this.controllerRevision = 0;
+    logLine('cluster: lease presumed lost on our own clock; fenced (no leadership) until registered again', { node: this.nodeId });
+    this.notify();
+    if (!this.closed) void this.reregister();
+  }
+
+  private async reregister(): Promise<void> {
+    for (let delay = 200; !this.closed && !this.lease; delay = Math.min(2_000, delay * 2)) {
+      try {
+        await this.register();
+        return;
+      } catch (err) {
+        logLine('cluster: cannot register yet', { node: this.nodeId, error: String(err) });
+        await new Promise((r) => setTimeout(r, delay).unref());
+      }
+    }
+  }
+
+  private onViewChange(): void {
+    const c = this.view.controller;
+    if (c && c.id === this.nodeId && c.modRevision === this.controllerRevision) {
+      // still ours
+    } else if (this.controllerRevision !== 0) {
+      this.controllerRevision = 0;
+      logLine('cluster: no longer controller', { node: this.nodeId });
+    }
+    if (!c && this.live) void this.campaign();
+    if (this.isController) this.controller.poke();
+    this.notify();
+  }
+
+  private campaigning = false;
+  private async campaign(): Promise<void> {
+    const lease = this.lease;
+    if (this.campaigning || !lease) return;
+    this.campaigning = true;
+    try {
+      const { ok, revision } = await this.etcd.txn(
+        [{ key: this.keys.controller, modRevision: 0 }],
+        [{ key: this.keys.controller, value: JSON.stringify(this.nodeId), lease: lease.id }],
+      );
+      if (ok && this.lease === lease) {
+        this.controllerRevision = revision;
+        logLine('cluster: elected controller', { node: this.nodeId, revision });
+        this.controller.poke();
+      }
+    } catch (err) {
+      logLine('cluster: controller campaign failed', { node: this.nodeId, error: String(err) });
+    } finally {
+      this.campaigning = false;
+    }
+  }
+
+  private notify(): void {
+    for (const fn of this.changeListeners) fn();
+  }
+
+  // ------------------------------------------------------------------ requests
+
+  /** Asks the controller to create a topic and waits until its partitions exist. */
+  async createTopic(req: Omit<CreateRequest, 'from'>): Promise<TopicRecord> {
+    if (this.view.topics.has(req.name)) throw new TickbusError(ErrorCode.TOPIC_EXISTS, `topic '${req.name}' already exists`, { topic: req.name });
+    const live = this.view.brokers.size;
+    if (req.replicationFactor > live) {
+      throw new TickbusError(ErrorCode.INVALID_CONFIG, `replication factor ${req.replicationFactor} needs ${req.replicationFactor} live brokers; the cluster has ${live}`);
+    }
+    if (req.minInsync < 1 || req.minInsync > req.replicationFactor) {
+      throw new TickbusError(ErrorCode.INVALID_CONFIG, `min in-sync replicas must be from 1 to the replication factor ${req.replicationFactor}, got ${req.minInsync}`);
+    }
+    const key = this.keys.createRequest(req.name);
+    await this.etcd.txn([{ key, modRevision: 0 }, { key: this.keys.topic(req.name), modRevision: 0 }], [{ key, value: JSON.stringify({ ...req, from: this.nodeId }) }]);
+    await this.waitFor(() => {
+      const t = this.view.topics.get(req.name);
+      return t !== undefined && this.view.partitionsOf(req.name).length === t.value.partitions;
+    }, `the controller did not create topic '${req.name}'`);
+    return this.view.topics.get(req.name)!.value;
+  }
+
+  async deleteTopic(name: string): Promise<TopicRecord> {
+    const t = this.view.topics.get(name);
+    if (!t) throw new TickbusError(ErrorCode.UNKNOWN_TOPIC, `topic '${name}' does not exist`, { topic: name });
+    const key = this.keys.deleteRequest(name);
+    await this.etcd.txn([{ key, modRevision: 0 }], [{ key, value: JSON.stringify({ name }) }]);
+    await this.waitFor(() => this.view.topics.get(name)?.value.id !== t.value.id, `the controller did not delete topic '${name}'`);
+    return t.value;
+  }
+
+  /**
+   * A leader's ISR change, written only if the partition record is still the one it leads at `epoch`
+   * and this broker is still registered (its key is bound to its lease): a deposed or fenced leader
+   * cannot change the ISR.
+   */
+  async proposeIsr(topic: string, partition: number, epoch: number, isr: number[]): Promise<boolean> {
+    const rec = this.view.partition(topic, partition);
+    const reg = this.view.brokers.get(this.nodeId);
+    if (!rec || !reg || !this.live || rec.value.leader !== this.nodeId || rec.value.leaderEpoch !== epoch) return false;
+    if (reg.value.incarnation !== this.registration?.incarnation) return false;
+    const next: PartitionRecord = { ...rec.value, isr };
+    const { ok } = await this.etcd.txn(
+      [
+        { key: this.keys.partition(topic, partition), modRevision: rec.modRevision },
+        { key: this.keys.broker(this.nodeId), modRevision: reg.modRevision },
+      ],
+      [{ key: this.keys.partition(topic, partition), value: JSON.stringify(next) }],
+    );
+    return ok;
+  }
+
+  private waitFor(cond: () => boolean, what: string): Promise<void> {
+    if (cond()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (done || !cond()) return;
+        done = true;
+        this.changeListeners.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      let done = false;
+      const timer = setTimeout(() => {
+        done = true;
+        this.changeListeners.delete(check);
+        reject(new TickbusError(ErrorCode.TIMEOUT, `${what} within ${this.options.adminTimeoutMs} ms: is a controller elected and etcd reachable?`));
+      }, this.options.adminTimeoutMs);
+      this.changeListeners.add(check);
+    });
+  }
+
+  /** Test hook: stop keepalives as a frozen process would (the lease then expires in etcd). */
+  goSilent(): void {
+    this.lease?.release();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const lease = this.lease;
+    this.lease = null;
+    this.controllerRevision = 0;
+    await this.stopFollow?.();
+    // Revoking deletes our registration (and the controller key if we held it) at once, so the others
+    // elect new leaders now rather than a TTL later.
+    await lease?.revoke();
+    await this.etcd.close();
+  }
+}
+
+export type { LogConfig };

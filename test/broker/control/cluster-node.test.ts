@@ -1,0 +1,98 @@
+// The control plane against a real etcd: three brokers' ClusterNodes (main-thread part only) elect one
+// controller, create a replicated topic, re-elect partition leaders when a broker goes silent (its
+// lease expires), and a silent broker fences itself on its own clock before anyone else can lead.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClusterNode, CLUSTER_DEFAULTS } from '../../../broker/control/cluster-node.js';
+import { DEFAULT_LOG_CONFIG } from '../../../broker/log/log-config.js';
+import { type EtcdProcess, startEtcd } from '../../helpers/etcd.js';
+import { until } from '../../helpers/until.js';
+
+let etcd: EtcdProcess;
+const nodes: ClusterNode[] = [];
+
+async function node(id: number, zone: string, cluster: string): Promise<ClusterNode> {
+  const n = await ClusterNode.start(
+    { ...CLUSTER_DEFAULTS, etcd: [etcd.url], cluster, nodeId: id, zone, leaseTtlMs: 2_000, fenceMarginMs: 500 },
+    { id, zone, bootstrap: `ws://127.0.0.1:${7000 + id}/`, owners: [`ws://127.0.0.1:${7100 + id}/`] },
+  );
+  nodes.push(n);
+  return n;
+}
+
+beforeAll(async () => {
+  etcd = await startEtcd();
+});
+
+afterAll(async () => {
+  for (const n of nodes) await n.close().catch(() => undefined);
+  await etcd?.stop();
+});
+
+describe('cluster control plane on etcd', () => {
+  it('elects one controller, places replicas in distinct zones, and fails a silent leader over with epoch + 1', async () => {
+    const cluster = 'c1';
+    const [a, b, c] = [await node(1, 'z1', cluster), await node(2, 'z2', cluster), await node(3, 'z3', cluster)];
+    await until(() => [a, b, c].filter((n) => n.isController).length === 1 && [a, b, c].every((n) => n.view.brokers.size === 3), 'one controller and every broker seeing all three', 10_000);
+    const controllers = [a, b, c].filter((n) => n.isController);
+    expect(controllers).toHaveLength(1);
+
+    const t = await b.createTopic({ name: 'orders', partitions: 3, replicationFactor: 3, minInsync: 2, config: DEFAULT_LOG_CONFIG });
+    expect(t.partitions).toBe(3);
+    const parts = b.view.partitionsOf('orders').map((p) => p.value);
+    for (const p of parts) {
+      expect(new Set(p.replicas).size).toBe(3);
+      expect(p.leaderEpoch).toBe(1);
+      expect(p.isr.sort()).toEqual([1, 2, 3]);
+    }
+    // Preferred leaders spread over the brokers.
+    expect(new Set(parts.map((p) => p.leader)).size).toBe(3);
+
+    // The leader of partition 0 goes silent (no keepalives, as a SIGSTOPped process would).
+    const p0 = parts[0]!;
+    const silent = [a, b, c].find((n) => n.nodeId === p0.leader)!;
+    const others = [a, b, c].filter((n) => n !== silent);
+    const silentAt = performance.now();
+    silent.goSilent();
+    await until(() => !silent.live, 'the silent broker to fence itself', 5_000);
+    const fencedAfterMs = performance.now() - silentAt;
+    await until(() => (others[0]!.view.partition('orders', 0)?.value.leaderEpoch ?? 0) >= 2, 'a new leader epoch for orders/0', 15_000);
+    const failedOverAfterMs = performance.now() - silentAt;
+    const next = others[0]!.view.partition('orders', 0)!.value;
+    expect(next.leader).not.toBe(p0.leader);
+    expect(next.isr).not.toContain(p0.leader);
+    // The silent broker stopped leading on its own clock before etcd could have let another lead.
+    expect(fencedAfterMs).toBeLessThan(failedOverAfterMs);
+    // A deposed leader cannot change the ISR it no longer owns.
+    expect(await silent.proposeIsr('orders', 0, 1, [p0.leader])).toBe(false);
+    // The new leader can, at its epoch only.
+    const leader = others.find((n) => n.nodeId === next.leader)!;
+    expect(await leader.proposeIsr('orders', 0, next.leaderEpoch - 1, next.isr)).toBe(false);
+    expect(await leader.proposeIsr('orders', 0, next.leaderEpoch, [next.leader])).toBe(true);
+    await until(() => leader.view.partition('orders', 0)?.value.isr.length === 1, "leader.view.partition('orders', 0)?.value.isr.length === 1", 5_000);
+  }, 60_000);
+
+  it('a topic whose replication factor exceeds the live brokers is a typed error', async () => {
+    const n = await node(11, 'z1', 'c2');
+    await until(() => n.isController, 'n.isController', 10_000);
+    await expect(n.createTopic({ name: 'big', partitions: 1, replicationFactor: 3, minInsync: 2, config: DEFAULT_LOG_CONFIG })).rejects.toMatchObject({
+      codeName: 'INVALID_CONFIG',
+    });
+    await expect(n.createTopic({ name: 'ok', partitions: 1, replicationFactor: 1, minInsync: 2, config: DEFAULT_LOG_CONFIG })).rejects.toMatchObject({
+      codeName: 'INVALID_CONFIG',
+    });
+  }, 30_000);
+
+  it('with etcd down every broker fences itself, and they register again when it is back', async () => {
+    const cluster = 'c3';
+    const x = await node(21, 'z1', cluster);
+    const y = await node(22, 'z2', cluster);
+    await until(() => x.live && y.live && (x.isController || y.isController), 'x.live && y.live && (x.isController || y.isController)', 10_000);
+    await etcd.kill9();
+    await until(() => !x.live && !y.live, '!x.live && !y.live', 5_000);
+    expect(x.isController || y.isController).toBe(false);
+    await etcd.restart();
+    await until(() => x.live && y.live && (x.isController || y.isController), 'x.live && y.live && (x.isController || y.isController)', 20_000);
+    await x.createTopic({ name: 'after', partitions: 1, replicationFactor: 2, minInsync: 1, config: DEFAULT_LOG_CONFIG });
+    await until(() => y.view.partitionsOf('after').length === 1, "the other broker's view of the new topic", 5_000);
+  }, 60_000);
+});
