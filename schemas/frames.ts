@@ -9,12 +9,15 @@ import { ErrorCode, TickbusError } from './errors.js';
 
 export const PROTOCOL_VERSION = 1;
 
-export type AcksMode = 'none' | 'leader' | 'durable';
+export type AcksMode = 'none' | 'leader' | 'durable' | 'all';
+/** committed: below the high watermark (default); leader: on append (a failover may truncate what was seen). */
+export type Isolation = 'committed' | 'leader';
+/** leaderEpoch: the epoch the consumer's metadata names for the partition (-1 or absent: not checked). */
 export type StartSpec =
-  | { partition: number; kind: 'earliest' }
-  | { partition: number; kind: 'latest' }
-  | { partition: number; kind: 'offset'; value: number }
-  | { partition: number; kind: 'timestamp'; value: number };
+  | { partition: number; kind: 'earliest'; leaderEpoch?: number }
+  | { partition: number; kind: 'latest'; leaderEpoch?: number }
+  | { partition: number; kind: 'offset'; value: number; leaderEpoch?: number }
+  | { partition: number; kind: 'timestamp'; value: number; leaderEpoch?: number };
 
 export interface TopicConfigWire {
   fsync: string;
@@ -31,17 +34,24 @@ export interface PartitionInfoWire {
   leaderEpoch: number;
   logStartOffset: number;
   highWatermark: number;
+  /** Cluster: the leader's broker id (-1: offline), replicas (preference order), ISR, zones by replica. */
+  leaderId?: number;
+  replicas?: number[];
+  isr?: number[];
+  replicaZones?: string[];
 }
 export interface TopicInfoWire {
   name: string;
   partitions: PartitionInfoWire[];
   config: TopicConfigWire | null;
+  replicationFactor?: number;
+  minInsync?: number;
 }
 
 export type Frame =
   | { type: 'Hello'; protocolVersion: number; clientId: string }
   | { type: 'HelloOk'; protocolVersion: number; brokerId: string; ownerId: number }
-  | { type: 'Produce'; requestId: number; topic: string; partition: number; acks: AcksMode; batch: Uint8Array }
+  | { type: 'Produce'; requestId: number; topic: string; partition: number; acks: AcksMode; batch: Uint8Array; leaderEpoch?: number }
   | {
       type: 'ProduceAck';
       requestId: number;
@@ -52,7 +62,7 @@ export type Frame =
       highWatermark: number;
       duplicate: boolean;
     }
-  | { type: 'Subscribe'; requestId: number; topic: string; starts: StartSpec[]; creditBytes: number }
+  | { type: 'Subscribe'; requestId: number; topic: string; starts: StartSpec[]; creditBytes: number; isolation?: Isolation }
   | {
       type: 'SubscribeOk';
       requestId: number;
@@ -75,7 +85,16 @@ export type Frame =
       logStartOffset: number;
       batches: Uint8Array;
     }
-  | { type: 'CreateTopic'; requestId: number; name: string; partitions: number; config: Partial<TopicConfigWire> | null }
+  | {
+      type: 'CreateTopic';
+      requestId: number;
+      name: string;
+      partitions: number;
+      config: Partial<TopicConfigWire> | null;
+      /** Cluster only; 0 or absent: the broker's default. */
+      replicationFactor?: number;
+      minInsync?: number;
+    }
   | { type: 'DeleteTopic'; requestId: number; name: string }
   | { type: 'DescribeTopic'; requestId: number; name: string }
   | { type: 'Metadata'; requestId: number; topics: string[] }
@@ -114,7 +133,29 @@ export type Frame =
       offsets: PartitionOffsetWire[];
     }
   | { type: 'FetchOffsets'; requestId: number; group: string; topic: string }
-  | { type: 'OffsetsResult'; requestId: number; group: string; topic: string; offsets: PartitionOffsetWire[] };
+  | { type: 'OffsetsResult'; requestId: number; group: string; topic: string; offsets: PartitionOffsetWire[] }
+  | {
+      type: 'ReplicaFetch';
+      requestId: number;
+      topic: string;
+      partition: number;
+      replicaId: number;
+      leaderEpoch: number;
+      fetchOffset: number;
+      lastFetchedEpoch: number;
+    }
+  | {
+      type: 'ReplicaFetchOk';
+      requestId: number;
+      topic: string;
+      partition: number;
+      /** -1: the histories agree and Deliver frames follow from the fetch offset. */
+      divergingEpoch: number;
+      divergingEndOffset: number;
+      highWatermark: number;
+      logStartOffset: number;
+    }
+  | { type: 'ReplicaAck'; topic: string; partition: number; replicaId: number; leaderEpoch: number; logEndOffset: number };
 
 export interface PartitionOffsetWire {
   partition: number;
@@ -124,8 +165,9 @@ export interface PartitionOffsetWire {
 export type FrameType = Frame['type'];
 export type FrameOf<T extends FrameType> = Extract<Frame, { type: T }>;
 
-const ACKS_TO_WIRE: Record<AcksMode, g.Acks> = { none: g.Acks.None, leader: g.Acks.Leader, durable: g.Acks.Durable };
-const ACKS_FROM_WIRE: AcksMode[] = ['none', 'leader', 'durable'];
+const ACKS_TO_WIRE: Record<AcksMode, g.Acks> = { none: g.Acks.None, leader: g.Acks.Leader, durable: g.Acks.Durable, all: g.Acks.All };
+const ACKS_FROM_WIRE: AcksMode[] = ['none', 'leader', 'durable', 'all'];
+const ISOLATION_FROM_WIRE: Isolation[] = ['committed', 'leader'];
 const KIND_TO_WIRE = {
   earliest: g.StartKind.Earliest,
   latest: g.StartKind.Latest,
@@ -277,7 +319,7 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
     encode(b, f) {
       const batch = b.createByteVector(f.batch);
       const topic = str(b, f.topic);
-      return g.Produce.createProduce(b, f.requestId, topic, f.partition, ACKS_TO_WIRE[f.acks], batch);
+      return g.Produce.createProduce(b, f.requestId, topic, f.partition, ACKS_TO_WIRE[f.acks], batch, f.leaderEpoch ?? -1);
     },
     decode(frame, bb) {
       const t = bodyOf(frame, new g.Produce());
@@ -290,6 +332,7 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
         partition: t.partition(),
         acks,
         batch: bytesOf(t.batchArray(), bb),
+        leaderEpoch: t.leaderEpoch(),
       };
     },
   },
@@ -326,10 +369,11 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
     encode(b, f) {
       const topic = str(b, f.topic);
       const starts = f.starts.map((s) =>
-        g.PartitionStart.createPartitionStart(b, s.partition, KIND_TO_WIRE[s.kind], b64('value' in s ? s.value : 0)),
+        g.PartitionStart.createPartitionStart(b, s.partition, KIND_TO_WIRE[s.kind], b64('value' in s ? s.value : 0), s.leaderEpoch ?? -1),
       );
       const vec = g.Subscribe.createStartsVector(b, starts);
-      return g.Subscribe.createSubscribe(b, f.requestId, topic, vec, f.creditBytes);
+      const isolation = f.isolation === 'leader' ? g.Isolation.Leader : g.Isolation.Committed;
+      return g.Subscribe.createSubscribe(b, f.requestId, topic, vec, f.creditBytes, isolation);
     },
     decode(frame, bb) {
       const t = bodyOf(frame, new g.Subscribe());
@@ -341,13 +385,16 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
         const partition = ps.partition();
         const kind = ps.kind();
         const value = n64(ps.value());
-        if (kind === g.StartKind.Earliest) starts.push({ partition, kind: 'earliest' });
-        else if (kind === g.StartKind.Latest) starts.push({ partition, kind: 'latest' });
-        else if (kind === g.StartKind.Offset) starts.push({ partition, kind: 'offset', value });
-        else if (kind === g.StartKind.Timestamp) starts.push({ partition, kind: 'timestamp', value });
+        const leaderEpoch = ps.leaderEpoch();
+        if (kind === g.StartKind.Earliest) starts.push({ partition, kind: 'earliest', leaderEpoch });
+        else if (kind === g.StartKind.Latest) starts.push({ partition, kind: 'latest', leaderEpoch });
+        else if (kind === g.StartKind.Offset) starts.push({ partition, kind: 'offset', value, leaderEpoch });
+        else if (kind === g.StartKind.Timestamp) starts.push({ partition, kind: 'timestamp', value, leaderEpoch });
         else throw malformed(`unknown start kind ${kind}`);
       }
-      return { type: 'Subscribe', requestId: t.requestId(), topic: s(t.topic()), starts, creditBytes: t.creditBytes() };
+      const isolation = ISOLATION_FROM_WIRE[t.isolation()];
+      if (isolation === undefined) throw malformed(`unknown isolation ${t.isolation()}`);
+      return { type: 'Subscribe', requestId: t.requestId(), topic: s(t.topic()), starts, creditBytes: t.creditBytes(), isolation };
     },
   },
 
@@ -470,6 +517,8 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
       g.CreateTopic.addName(b, name);
       g.CreateTopic.addPartitions(b, f.partitions);
       if (config) g.CreateTopic.addConfig(b, config);
+      g.CreateTopic.addReplicationFactor(b, f.replicationFactor ?? 0);
+      g.CreateTopic.addMinInsync(b, f.minInsync ?? 0);
       return g.CreateTopic.endCreateTopic(b);
     },
     decode(frame) {
@@ -480,6 +529,8 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
         name: s(t.name()),
         partitions: t.partitions(),
         config: decodeConfig(t.config()),
+        replicationFactor: t.replicationFactor(),
+        minInsync: t.minInsync(),
       };
     },
   },
@@ -521,6 +572,9 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
         const name = str(b, t.name);
         const parts = t.partitions.map((p) => {
           const ep = str(b, p.endpoint);
+          const replicas = g.PartitionInfo.createReplicasVector(b, p.replicas ?? []);
+          const isr = g.PartitionInfo.createIsrVector(b, p.isr ?? []);
+          const zones = g.PartitionInfo.createReplicaZonesVector(b, (p.replicaZones ?? []).map((z) => str(b, z)));
           g.PartitionInfo.startPartitionInfo(b);
           g.PartitionInfo.addPartition(b, p.partition);
           g.PartitionInfo.addOwnerId(b, p.ownerId);
@@ -528,6 +582,10 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
           g.PartitionInfo.addLeaderEpoch(b, p.leaderEpoch);
           g.PartitionInfo.addLogStartOffset(b, b64(p.logStartOffset));
           g.PartitionInfo.addHighWatermark(b, b64(p.highWatermark));
+          g.PartitionInfo.addLeaderId(b, p.leaderId ?? -1);
+          g.PartitionInfo.addReplicas(b, replicas);
+          g.PartitionInfo.addIsr(b, isr);
+          g.PartitionInfo.addReplicaZones(b, zones);
           return g.PartitionInfo.endPartitionInfo(b);
         });
         const pv = g.TopicInfo.createPartitionsVector(b, parts);
@@ -536,6 +594,8 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
         g.TopicInfo.addName(b, name);
         g.TopicInfo.addPartitions(b, pv);
         if (config) g.TopicInfo.addConfig(b, config);
+        g.TopicInfo.addReplicationFactor(b, t.replicationFactor ?? 1);
+        g.TopicInfo.addMinInsync(b, t.minInsync ?? 1);
         return g.TopicInfo.endTopicInfo(b);
       });
       const vec = g.MetadataResult.createTopicsVector(b, topics);
@@ -560,9 +620,19 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
             leaderEpoch: p.leaderEpoch(),
             logStartOffset: n64(p.logStartOffset()),
             highWatermark: n64(p.highWatermark()),
+            leaderId: p.leaderId(),
+            replicas: decodeInt32s(checkVector(p.replicasLength(), 4, bb), (k) => p.replicas(k)),
+            isr: decodeInt32s(checkVector(p.isrLength(), 4, bb), (k) => p.isr(k)),
+            replicaZones: Array.from({ length: checkVector(p.replicaZonesLength(), 4, bb) }, (_, k) => s(p.replicaZones(k))),
           });
         }
-        topics.push({ name: s(ti.name()), partitions, config: decodeConfig(ti.config()) });
+        topics.push({
+          name: s(ti.name()),
+          partitions,
+          config: decodeConfig(ti.config()),
+          replicationFactor: ti.replicationFactor(),
+          minInsync: ti.minInsync(),
+        });
       }
       return { type: 'MetadataResult', requestId: t.requestId(), topics };
     },
@@ -729,6 +799,67 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
       const t = bodyOf(frame, new g.OffsetsResult());
       const offsets = decodeOffsets(checkVector(t.offsetsLength(), 4, bb), (i) => t.offsets(i));
       return { type: 'OffsetsResult', requestId: t.requestId(), group: s(t.group()), topic: s(t.topic()), offsets };
+    },
+  },
+
+  // ---- replication: follower owner → leader owner
+  ReplicaFetch: {
+    encode: (b, f) =>
+      g.ReplicaFetch.createReplicaFetch(b, f.requestId, str(b, f.topic), f.partition, f.replicaId, f.leaderEpoch, b64(f.fetchOffset), f.lastFetchedEpoch),
+    decode(frame) {
+      const t = bodyOf(frame, new g.ReplicaFetch());
+      return {
+        type: 'ReplicaFetch',
+        requestId: t.requestId(),
+        topic: s(t.topic()),
+        partition: t.partition(),
+        replicaId: t.replicaId(),
+        leaderEpoch: t.leaderEpoch(),
+        fetchOffset: n64(t.fetchOffset()),
+        lastFetchedEpoch: t.lastFetchedEpoch(),
+      };
+    },
+  },
+
+  ReplicaFetchOk: {
+    encode: (b, f) =>
+      g.ReplicaFetchOk.createReplicaFetchOk(
+        b,
+        f.requestId,
+        str(b, f.topic),
+        f.partition,
+        f.divergingEpoch,
+        b64(f.divergingEndOffset),
+        b64(f.highWatermark),
+        b64(f.logStartOffset),
+      ),
+    decode(frame) {
+      const t = bodyOf(frame, new g.ReplicaFetchOk());
+      return {
+        type: 'ReplicaFetchOk',
+        requestId: t.requestId(),
+        topic: s(t.topic()),
+        partition: t.partition(),
+        divergingEpoch: t.divergingEpoch(),
+        divergingEndOffset: n64(t.divergingEndOffset()),
+        highWatermark: n64(t.highWatermark()),
+        logStartOffset: n64(t.logStartOffset()),
+      };
+    },
+  },
+
+  ReplicaAck: {
+    encode: (b, f) => g.ReplicaAck.createReplicaAck(b, str(b, f.topic), f.partition, f.replicaId, f.leaderEpoch, b64(f.logEndOffset)),
+    decode(frame) {
+      const t = bodyOf(frame, new g.ReplicaAck());
+      return {
+        type: 'ReplicaAck',
+        topic: s(t.topic()),
+        partition: t.partition(),
+        replicaId: t.replicaId(),
+        leaderEpoch: t.leaderEpoch(),
+        logEndOffset: n64(t.logEndOffset()),
+      };
     },
   },
 };

@@ -8,7 +8,13 @@ import * as flatbuffers from 'flatbuffers';
 export enum Acks {
   None = 0,
   Leader = 1,
-  Durable = 2
+  Durable = 2,
+  All = 3
+}
+
+export enum Isolation {
+  Committed = 0,
+  Leader = 1
 }
 
 export enum StartKind {
@@ -46,13 +52,16 @@ export enum Body {
   LeaveGroup = 24,
   CommitOffsets = 25,
   FetchOffsets = 26,
-  OffsetsResult = 27
+  OffsetsResult = 27,
+  ReplicaFetch = 28,
+  ReplicaFetchOk = 29,
+  ReplicaAck = 30
 }
 
 export function unionToBody(
   type: Body,
-  accessor: (obj:AssignmentAck|CommitOffsets|CreateTopic|Credit|DeleteTopic|Deliver|DescribeTopic|ErrorReply|Fetch|FetchOffsets|FetchResult|GroupAssignment|Heartbeat|Hello|HelloOk|JoinGroup|LeaveGroup|Metadata|MetadataResult|OffsetsResult|Ping|Pong|Produce|ProduceAck|Subscribe|SubscribeOk|Unsubscribe) => AssignmentAck|CommitOffsets|CreateTopic|Credit|DeleteTopic|Deliver|DescribeTopic|ErrorReply|Fetch|FetchOffsets|FetchResult|GroupAssignment|Heartbeat|Hello|HelloOk|JoinGroup|LeaveGroup|Metadata|MetadataResult|OffsetsResult|Ping|Pong|Produce|ProduceAck|Subscribe|SubscribeOk|Unsubscribe|null
-): AssignmentAck|CommitOffsets|CreateTopic|Credit|DeleteTopic|Deliver|DescribeTopic|ErrorReply|Fetch|FetchOffsets|FetchResult|GroupAssignment|Heartbeat|Hello|HelloOk|JoinGroup|LeaveGroup|Metadata|MetadataResult|OffsetsResult|Ping|Pong|Produce|ProduceAck|Subscribe|SubscribeOk|Unsubscribe|null {
+  accessor: (obj:AssignmentAck|CommitOffsets|CreateTopic|Credit|DeleteTopic|Deliver|DescribeTopic|ErrorReply|Fetch|FetchOffsets|FetchResult|GroupAssignment|Heartbeat|Hello|HelloOk|JoinGroup|LeaveGroup|Metadata|MetadataResult|OffsetsResult|Ping|Pong|Produce|ProduceAck|ReplicaAck|ReplicaFetch|ReplicaFetchOk|Subscribe|SubscribeOk|Unsubscribe) => AssignmentAck|CommitOffsets|CreateTopic|Credit|DeleteTopic|Deliver|DescribeTopic|ErrorReply|Fetch|FetchOffsets|FetchResult|GroupAssignment|Heartbeat|Hello|HelloOk|JoinGroup|LeaveGroup|Metadata|MetadataResult|OffsetsResult|Ping|Pong|Produce|ProduceAck|ReplicaAck|ReplicaFetch|ReplicaFetchOk|Subscribe|SubscribeOk|Unsubscribe|null
+): AssignmentAck|CommitOffsets|CreateTopic|Credit|DeleteTopic|Deliver|DescribeTopic|ErrorReply|Fetch|FetchOffsets|FetchResult|GroupAssignment|Heartbeat|Hello|HelloOk|JoinGroup|LeaveGroup|Metadata|MetadataResult|OffsetsResult|Ping|Pong|Produce|ProduceAck|ReplicaAck|ReplicaFetch|ReplicaFetchOk|Subscribe|SubscribeOk|Unsubscribe|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(new Hello())! as Hello;
@@ -82,15 +91,18 @@ export function unionToBody(
     case 'CommitOffsets': return accessor(new CommitOffsets())! as CommitOffsets;
     case 'FetchOffsets': return accessor(new FetchOffsets())! as FetchOffsets;
     case 'OffsetsResult': return accessor(new OffsetsResult())! as OffsetsResult;
+    case 'ReplicaFetch': return accessor(new ReplicaFetch())! as ReplicaFetch;
+    case 'ReplicaFetchOk': return accessor(new ReplicaFetchOk())! as ReplicaFetchOk;
+    case 'ReplicaAck': return accessor(new ReplicaAck())! as ReplicaAck;
     default: return null;
   }
 }
 
 export function unionListToBody(
   type: Body, 
-  accessor: (index: number, obj:AssignmentAck|CommitOffsets|CreateTopic|Credit|DeleteTopic|Deliver|DescribeTopic|ErrorReply|Fetch|FetchOffsets|FetchResult|GroupAssignment|Heartbeat|Hello|HelloOk|JoinGroup|LeaveGroup|Metadata|MetadataResult|OffsetsResult|Ping|Pong|Produce|ProduceAck|Subscribe|SubscribeOk|Unsubscribe) => AssignmentAck|CommitOffsets|CreateTopic|Credit|DeleteTopic|Deliver|DescribeTopic|ErrorReply|Fetch|FetchOffsets|FetchResult|GroupAssignment|Heartbeat|Hello|HelloOk|JoinGroup|LeaveGroup|Metadata|MetadataResult|OffsetsResult|Ping|Pong|Produce|ProduceAck|Subscribe|SubscribeOk|Unsubscribe|null, 
+  accessor: (index: number, obj:AssignmentAck|CommitOffsets|CreateTopic|Credit|DeleteTopic|Deliver|DescribeTopic|ErrorReply|Fetch|FetchOffsets|FetchResult|GroupAssignment|Heartbeat|Hello|HelloOk|JoinGroup|LeaveGroup|Metadata|MetadataResult|OffsetsResult|Ping|Pong|Produce|ProduceAck|ReplicaAck|ReplicaFetch|ReplicaFetchOk|Subscribe|SubscribeOk|Unsubscribe) => AssignmentAck|CommitOffsets|CreateTopic|Credit|DeleteTopic|Deliver|DescribeTopic|ErrorReply|Fetch|FetchOffsets|FetchResult|GroupAssignment|Heartbeat|Hello|HelloOk|JoinGroup|LeaveGroup|Metadata|MetadataResult|OffsetsResult|Ping|Pong|Produce|ProduceAck|ReplicaAck|ReplicaFetch|ReplicaFetchOk|Subscribe|SubscribeOk|Unsubscribe|null, 
   index: number
-): AssignmentAck|CommitOffsets|CreateTopic|Credit|DeleteTopic|Deliver|DescribeTopic|ErrorReply|Fetch|FetchOffsets|FetchResult|GroupAssignment|Heartbeat|Hello|HelloOk|JoinGroup|LeaveGroup|Metadata|MetadataResult|OffsetsResult|Ping|Pong|Produce|ProduceAck|Subscribe|SubscribeOk|Unsubscribe|null {
+): AssignmentAck|CommitOffsets|CreateTopic|Credit|DeleteTopic|Deliver|DescribeTopic|ErrorReply|Fetch|FetchOffsets|FetchResult|GroupAssignment|Heartbeat|Hello|HelloOk|JoinGroup|LeaveGroup|Metadata|MetadataResult|OffsetsResult|Ping|Pong|Produce|ProduceAck|ReplicaAck|ReplicaFetch|ReplicaFetchOk|Subscribe|SubscribeOk|Unsubscribe|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(index, new Hello())! as Hello;
@@ -120,6 +132,9 @@ export function unionListToBody(
     case 'CommitOffsets': return accessor(index, new CommitOffsets())! as CommitOffsets;
     case 'FetchOffsets': return accessor(index, new FetchOffsets())! as FetchOffsets;
     case 'OffsetsResult': return accessor(index, new OffsetsResult())! as OffsetsResult;
+    case 'ReplicaFetch': return accessor(index, new ReplicaFetch())! as ReplicaFetch;
+    case 'ReplicaFetchOk': return accessor(index, new ReplicaFetchOk())! as ReplicaFetchOk;
+    case 'ReplicaAck': return accessor(index, new ReplicaAck())! as ReplicaAck;
     default: return null;
   }
 }
@@ -299,8 +314,13 @@ batchArray():Uint8Array|null {
   return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+leaderEpoch():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : -1;
+}
+
 static startProduce(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(6);
 }
 
 static addRequestId(builder:flatbuffers.Builder, requestId:number) {
@@ -335,18 +355,23 @@ static startBatchVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(1, numElems, 1);
 }
 
+static addLeaderEpoch(builder:flatbuffers.Builder, leaderEpoch:number) {
+  builder.addFieldInt32(5, leaderEpoch, -1);
+}
+
 static endProduce(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createProduce(builder:flatbuffers.Builder, requestId:number, topicOffset:flatbuffers.Offset, partition:number, acks:Acks, batchOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createProduce(builder:flatbuffers.Builder, requestId:number, topicOffset:flatbuffers.Offset, partition:number, acks:Acks, batchOffset:flatbuffers.Offset, leaderEpoch:number):flatbuffers.Offset {
   Produce.startProduce(builder);
   Produce.addRequestId(builder, requestId);
   Produce.addTopic(builder, topicOffset);
   Produce.addPartition(builder, partition);
   Produce.addAcks(builder, acks);
   Produce.addBatch(builder, batchOffset);
+  Produce.addLeaderEpoch(builder, leaderEpoch);
   return Produce.endProduce(builder);
 }
 }
@@ -489,8 +514,13 @@ value():bigint {
   return offset ? this.bb!.readInt64(this.bb_pos + offset) : BigInt('0');
 }
 
+leaderEpoch():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : -1;
+}
+
 static startPartitionStart(builder:flatbuffers.Builder) {
-  builder.startObject(3);
+  builder.startObject(4);
 }
 
 static addPartition(builder:flatbuffers.Builder, partition:number) {
@@ -505,16 +535,21 @@ static addValue(builder:flatbuffers.Builder, value:bigint) {
   builder.addFieldInt64(2, value, BigInt('0'));
 }
 
+static addLeaderEpoch(builder:flatbuffers.Builder, leaderEpoch:number) {
+  builder.addFieldInt32(3, leaderEpoch, -1);
+}
+
 static endPartitionStart(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createPartitionStart(builder:flatbuffers.Builder, partition:number, kind:StartKind, value:bigint):flatbuffers.Offset {
+static createPartitionStart(builder:flatbuffers.Builder, partition:number, kind:StartKind, value:bigint, leaderEpoch:number):flatbuffers.Offset {
   PartitionStart.startPartitionStart(builder);
   PartitionStart.addPartition(builder, partition);
   PartitionStart.addKind(builder, kind);
   PartitionStart.addValue(builder, value);
+  PartitionStart.addLeaderEpoch(builder, leaderEpoch);
   return PartitionStart.endPartitionStart(builder);
 }
 }
@@ -564,8 +599,13 @@ creditBytes():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+isolation():Isolation {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readInt8(this.bb_pos + offset) : Isolation.Committed;
+}
+
 static startSubscribe(builder:flatbuffers.Builder) {
-  builder.startObject(4);
+  builder.startObject(5);
 }
 
 static addRequestId(builder:flatbuffers.Builder, requestId:number) {
@@ -596,17 +636,22 @@ static addCreditBytes(builder:flatbuffers.Builder, creditBytes:number) {
   builder.addFieldInt32(3, creditBytes, 0);
 }
 
+static addIsolation(builder:flatbuffers.Builder, isolation:Isolation) {
+  builder.addFieldInt8(4, isolation, Isolation.Committed);
+}
+
 static endSubscribe(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSubscribe(builder:flatbuffers.Builder, requestId:number, topicOffset:flatbuffers.Offset, startsOffset:flatbuffers.Offset, creditBytes:number):flatbuffers.Offset {
+static createSubscribe(builder:flatbuffers.Builder, requestId:number, topicOffset:flatbuffers.Offset, startsOffset:flatbuffers.Offset, creditBytes:number, isolation:Isolation):flatbuffers.Offset {
   Subscribe.startSubscribe(builder);
   Subscribe.addRequestId(builder, requestId);
   Subscribe.addTopic(builder, topicOffset);
   Subscribe.addStarts(builder, startsOffset);
   Subscribe.addCreditBytes(builder, creditBytes);
+  Subscribe.addIsolation(builder, isolation);
   return Subscribe.endSubscribe(builder);
 }
 }
@@ -1307,8 +1352,18 @@ config(obj?:TopicConfig):TopicConfig|null {
   return offset ? (obj || new TopicConfig()).__init(this.bb!.__indirect(this.bb_pos + offset), this.bb!) : null;
 }
 
+replicationFactor():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : 0;
+}
+
+minInsync():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : 0;
+}
+
 static startCreateTopic(builder:flatbuffers.Builder) {
-  builder.startObject(4);
+  builder.startObject(6);
 }
 
 static addRequestId(builder:flatbuffers.Builder, requestId:number) {
@@ -1325,6 +1380,14 @@ static addPartitions(builder:flatbuffers.Builder, partitions:number) {
 
 static addConfig(builder:flatbuffers.Builder, configOffset:flatbuffers.Offset) {
   builder.addFieldOffset(3, configOffset, 0);
+}
+
+static addReplicationFactor(builder:flatbuffers.Builder, replicationFactor:number) {
+  builder.addFieldInt32(4, replicationFactor, 0);
+}
+
+static addMinInsync(builder:flatbuffers.Builder, minInsync:number) {
+  builder.addFieldInt32(5, minInsync, 0);
 }
 
 static endCreateTopic(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -1566,8 +1629,55 @@ highWatermark():bigint {
   return offset ? this.bb!.readInt64(this.bb_pos + offset) : BigInt('0');
 }
 
+leaderId():number {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : -1;
+}
+
+replicas(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readInt32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+replicasLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+replicasArray():Int32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? new Int32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+isr(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.readInt32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+isrLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+isrArray():Int32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? new Int32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+replicaZones(index: number):string
+replicaZones(index: number,optionalEncoding:flatbuffers.Encoding):string|Uint8Array
+replicaZones(index: number,optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.__string(this.bb!.__vector(this.bb_pos + offset) + index * 4, optionalEncoding) : null;
+}
+
+replicaZonesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startPartitionInfo(builder:flatbuffers.Builder) {
-  builder.startObject(6);
+  builder.startObject(10);
 }
 
 static addPartition(builder:flatbuffers.Builder, partition:number) {
@@ -1594,12 +1704,74 @@ static addHighWatermark(builder:flatbuffers.Builder, highWatermark:bigint) {
   builder.addFieldInt64(5, highWatermark, BigInt('0'));
 }
 
+static addLeaderId(builder:flatbuffers.Builder, leaderId:number) {
+  builder.addFieldInt32(6, leaderId, -1);
+}
+
+static addReplicas(builder:flatbuffers.Builder, replicasOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(7, replicasOffset, 0);
+}
+
+static createReplicasVector(builder:flatbuffers.Builder, data:number[]|Int32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createReplicasVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createReplicasVector(builder:flatbuffers.Builder, data:number[]|Int32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startReplicasVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addIsr(builder:flatbuffers.Builder, isrOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(8, isrOffset, 0);
+}
+
+static createIsrVector(builder:flatbuffers.Builder, data:number[]|Int32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createIsrVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createIsrVector(builder:flatbuffers.Builder, data:number[]|Int32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startIsrVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addReplicaZones(builder:flatbuffers.Builder, replicaZonesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(9, replicaZonesOffset, 0);
+}
+
+static createReplicaZonesVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startReplicaZonesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
 static endPartitionInfo(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createPartitionInfo(builder:flatbuffers.Builder, partition:number, ownerId:number, endpointOffset:flatbuffers.Offset, leaderEpoch:number, logStartOffset:bigint, highWatermark:bigint):flatbuffers.Offset {
+static createPartitionInfo(builder:flatbuffers.Builder, partition:number, ownerId:number, endpointOffset:flatbuffers.Offset, leaderEpoch:number, logStartOffset:bigint, highWatermark:bigint, leaderId:number, replicasOffset:flatbuffers.Offset, isrOffset:flatbuffers.Offset, replicaZonesOffset:flatbuffers.Offset):flatbuffers.Offset {
   PartitionInfo.startPartitionInfo(builder);
   PartitionInfo.addPartition(builder, partition);
   PartitionInfo.addOwnerId(builder, ownerId);
@@ -1607,6 +1779,10 @@ static createPartitionInfo(builder:flatbuffers.Builder, partition:number, ownerI
   PartitionInfo.addLeaderEpoch(builder, leaderEpoch);
   PartitionInfo.addLogStartOffset(builder, logStartOffset);
   PartitionInfo.addHighWatermark(builder, highWatermark);
+  PartitionInfo.addLeaderId(builder, leaderId);
+  PartitionInfo.addReplicas(builder, replicasOffset);
+  PartitionInfo.addIsr(builder, isrOffset);
+  PartitionInfo.addReplicaZones(builder, replicaZonesOffset);
   return PartitionInfo.endPartitionInfo(builder);
 }
 }
@@ -1651,8 +1827,18 @@ config(obj?:TopicConfig):TopicConfig|null {
   return offset ? (obj || new TopicConfig()).__init(this.bb!.__indirect(this.bb_pos + offset), this.bb!) : null;
 }
 
+replicationFactor():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : 1;
+}
+
+minInsync():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : 1;
+}
+
 static startTopicInfo(builder:flatbuffers.Builder) {
-  builder.startObject(3);
+  builder.startObject(5);
 }
 
 static addName(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset) {
@@ -1677,6 +1863,14 @@ static startPartitionsVector(builder:flatbuffers.Builder, numElems:number) {
 
 static addConfig(builder:flatbuffers.Builder, configOffset:flatbuffers.Offset) {
   builder.addFieldOffset(2, configOffset, 0);
+}
+
+static addReplicationFactor(builder:flatbuffers.Builder, replicationFactor:number) {
+  builder.addFieldInt32(3, replicationFactor, 1);
+}
+
+static addMinInsync(builder:flatbuffers.Builder, minInsync:number) {
+  builder.addFieldInt32(4, minInsync, 1);
 }
 
 static endTopicInfo(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -2692,6 +2886,301 @@ static createOffsetsResult(builder:flatbuffers.Builder, requestId:number, groupO
   OffsetsResult.addTopic(builder, topicOffset);
   OffsetsResult.addOffsets(builder, offsetsOffset);
   return OffsetsResult.endOffsetsResult(builder);
+}
+}
+
+export class ReplicaFetch {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):ReplicaFetch {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsReplicaFetch(bb:flatbuffers.ByteBuffer, obj?:ReplicaFetch):ReplicaFetch {
+  return (obj || new ReplicaFetch()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsReplicaFetch(bb:flatbuffers.ByteBuffer, obj?:ReplicaFetch):ReplicaFetch {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new ReplicaFetch()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+requestId():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+topic():string|null
+topic(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+topic(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+partition():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : 0;
+}
+
+replicaId():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : 0;
+}
+
+leaderEpoch():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : 0;
+}
+
+fetchOffset():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readInt64(this.bb_pos + offset) : BigInt('0');
+}
+
+lastFetchedEpoch():number {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : 0;
+}
+
+static startReplicaFetch(builder:flatbuffers.Builder) {
+  builder.startObject(7);
+}
+
+static addRequestId(builder:flatbuffers.Builder, requestId:number) {
+  builder.addFieldInt32(0, requestId, 0);
+}
+
+static addTopic(builder:flatbuffers.Builder, topicOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(1, topicOffset, 0);
+}
+
+static addPartition(builder:flatbuffers.Builder, partition:number) {
+  builder.addFieldInt32(2, partition, 0);
+}
+
+static addReplicaId(builder:flatbuffers.Builder, replicaId:number) {
+  builder.addFieldInt32(3, replicaId, 0);
+}
+
+static addLeaderEpoch(builder:flatbuffers.Builder, leaderEpoch:number) {
+  builder.addFieldInt32(4, leaderEpoch, 0);
+}
+
+static addFetchOffset(builder:flatbuffers.Builder, fetchOffset:bigint) {
+  builder.addFieldInt64(5, fetchOffset, BigInt('0'));
+}
+
+static addLastFetchedEpoch(builder:flatbuffers.Builder, lastFetchedEpoch:number) {
+  builder.addFieldInt32(6, lastFetchedEpoch, 0);
+}
+
+static endReplicaFetch(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createReplicaFetch(builder:flatbuffers.Builder, requestId:number, topicOffset:flatbuffers.Offset, partition:number, replicaId:number, leaderEpoch:number, fetchOffset:bigint, lastFetchedEpoch:number):flatbuffers.Offset {
+  ReplicaFetch.startReplicaFetch(builder);
+  ReplicaFetch.addRequestId(builder, requestId);
+  ReplicaFetch.addTopic(builder, topicOffset);
+  ReplicaFetch.addPartition(builder, partition);
+  ReplicaFetch.addReplicaId(builder, replicaId);
+  ReplicaFetch.addLeaderEpoch(builder, leaderEpoch);
+  ReplicaFetch.addFetchOffset(builder, fetchOffset);
+  ReplicaFetch.addLastFetchedEpoch(builder, lastFetchedEpoch);
+  return ReplicaFetch.endReplicaFetch(builder);
+}
+}
+
+export class ReplicaFetchOk {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):ReplicaFetchOk {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsReplicaFetchOk(bb:flatbuffers.ByteBuffer, obj?:ReplicaFetchOk):ReplicaFetchOk {
+  return (obj || new ReplicaFetchOk()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsReplicaFetchOk(bb:flatbuffers.ByteBuffer, obj?:ReplicaFetchOk):ReplicaFetchOk {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new ReplicaFetchOk()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+requestId():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+topic():string|null
+topic(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+topic(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+partition():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : 0;
+}
+
+divergingEpoch():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : -1;
+}
+
+divergingEndOffset():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readInt64(this.bb_pos + offset) : BigInt('-1');
+}
+
+highWatermark():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readInt64(this.bb_pos + offset) : BigInt('0');
+}
+
+logStartOffset():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readInt64(this.bb_pos + offset) : BigInt('0');
+}
+
+static startReplicaFetchOk(builder:flatbuffers.Builder) {
+  builder.startObject(7);
+}
+
+static addRequestId(builder:flatbuffers.Builder, requestId:number) {
+  builder.addFieldInt32(0, requestId, 0);
+}
+
+static addTopic(builder:flatbuffers.Builder, topicOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(1, topicOffset, 0);
+}
+
+static addPartition(builder:flatbuffers.Builder, partition:number) {
+  builder.addFieldInt32(2, partition, 0);
+}
+
+static addDivergingEpoch(builder:flatbuffers.Builder, divergingEpoch:number) {
+  builder.addFieldInt32(3, divergingEpoch, -1);
+}
+
+static addDivergingEndOffset(builder:flatbuffers.Builder, divergingEndOffset:bigint) {
+  builder.addFieldInt64(4, divergingEndOffset, BigInt('-1'));
+}
+
+static addHighWatermark(builder:flatbuffers.Builder, highWatermark:bigint) {
+  builder.addFieldInt64(5, highWatermark, BigInt('0'));
+}
+
+static addLogStartOffset(builder:flatbuffers.Builder, logStartOffset:bigint) {
+  builder.addFieldInt64(6, logStartOffset, BigInt('0'));
+}
+
+static endReplicaFetchOk(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createReplicaFetchOk(builder:flatbuffers.Builder, requestId:number, topicOffset:flatbuffers.Offset, partition:number, divergingEpoch:number, divergingEndOffset:bigint, highWatermark:bigint, logStartOffset:bigint):flatbuffers.Offset {
+  ReplicaFetchOk.startReplicaFetchOk(builder);
+  ReplicaFetchOk.addRequestId(builder, requestId);
+  ReplicaFetchOk.addTopic(builder, topicOffset);
+  ReplicaFetchOk.addPartition(builder, partition);
+  ReplicaFetchOk.addDivergingEpoch(builder, divergingEpoch);
+  ReplicaFetchOk.addDivergingEndOffset(builder, divergingEndOffset);
+  ReplicaFetchOk.addHighWatermark(builder, highWatermark);
+  ReplicaFetchOk.addLogStartOffset(builder, logStartOffset);
+  return ReplicaFetchOk.endReplicaFetchOk(builder);
+}
+}
+
+export class ReplicaAck {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):ReplicaAck {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsReplicaAck(bb:flatbuffers.ByteBuffer, obj?:ReplicaAck):ReplicaAck {
+  return (obj || new ReplicaAck()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsReplicaAck(bb:flatbuffers.ByteBuffer, obj?:ReplicaAck):ReplicaAck {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new ReplicaAck()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+topic():string|null
+topic(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+topic(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+partition():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : 0;
+}
+
+replicaId():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : 0;
+}
+
+leaderEpoch():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : 0;
+}
+
+logEndOffset():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readInt64(this.bb_pos + offset) : BigInt('0');
+}
+
+static startReplicaAck(builder:flatbuffers.Builder) {
+  builder.startObject(5);
+}
+
+static addTopic(builder:flatbuffers.Builder, topicOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, topicOffset, 0);
+}
+
+static addPartition(builder:flatbuffers.Builder, partition:number) {
+  builder.addFieldInt32(1, partition, 0);
+}
+
+static addReplicaId(builder:flatbuffers.Builder, replicaId:number) {
+  builder.addFieldInt32(2, replicaId, 0);
+}
+
+static addLeaderEpoch(builder:flatbuffers.Builder, leaderEpoch:number) {
+  builder.addFieldInt32(3, leaderEpoch, 0);
+}
+
+static addLogEndOffset(builder:flatbuffers.Builder, logEndOffset:bigint) {
+  builder.addFieldInt64(4, logEndOffset, BigInt('0'));
+}
+
+static endReplicaAck(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createReplicaAck(builder:flatbuffers.Builder, topicOffset:flatbuffers.Offset, partition:number, replicaId:number, leaderEpoch:number, logEndOffset:bigint):flatbuffers.Offset {
+  ReplicaAck.startReplicaAck(builder);
+  ReplicaAck.addTopic(builder, topicOffset);
+  ReplicaAck.addPartition(builder, partition);
+  ReplicaAck.addReplicaId(builder, replicaId);
+  ReplicaAck.addLeaderEpoch(builder, leaderEpoch);
+  ReplicaAck.addLogEndOffset(builder, logEndOffset);
+  return ReplicaAck.endReplicaAck(builder);
 }
 }
 

@@ -32,7 +32,8 @@ export function onProduce(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Produc
     highWatermark: p.highWatermark,
     duplicate: res.duplicate,
   };
-  // fsync 'always' means no ack before the fsync, whatever acks the producer asked for.
+  // fsync 'always' means no ack before the fsync, whatever acks the producer asked for. On one node 'all' is
+  // 'durable' (the log is the only replica).
   if (f.acks === 'leader' && p.log.config.fsync !== 'always') {
     conn.ws?.send(encodeFrameView(ack), true, false);
     return;

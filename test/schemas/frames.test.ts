@@ -29,26 +29,26 @@ const config = fc.record({
   retentionMs: fc.integer({ min: -1, max: 2 ** 40 }),
 });
 const start = fc.oneof(
-  fc.record({ partition: i32, kind: fc.constant('earliest' as const) }),
-  fc.record({ partition: i32, kind: fc.constant('latest' as const) }),
-  fc.record({ partition: i32, kind: fc.constant('offset' as const), value: off }),
-  fc.record({ partition: i32, kind: fc.constant('timestamp' as const), value: off }),
+  fc.record({ partition: i32, kind: fc.constant('earliest' as const), leaderEpoch: i32 }),
+  fc.record({ partition: i32, kind: fc.constant('latest' as const), leaderEpoch: i32 }),
+  fc.record({ partition: i32, kind: fc.constant('offset' as const), value: off, leaderEpoch: i32 }),
+  fc.record({ partition: i32, kind: fc.constant('timestamp' as const), value: off, leaderEpoch: i32 }),
 );
 
 /** Random frames of each type; typed so that a frame type without an arbitrary fails the typecheck. */
 const arbs: { [T in FrameType]: fc.Arbitrary<FrameOf<T>> } = {
   Hello: fc.record({ type: fc.constant('Hello' as const), protocolVersion: fc.nat({ max: 65535 }), clientId: name }),
   HelloOk: fc.record({ type: fc.constant('HelloOk' as const), protocolVersion: fc.nat({ max: 65535 }), brokerId: name, ownerId: i32 }),
-  Produce: fc.record({ type: fc.constant('Produce' as const), requestId: u32, topic: name, partition: i32, acks: fc.constantFrom('none', 'leader', 'durable'), batch: bytes }),
+  Produce: fc.record({ type: fc.constant('Produce' as const), requestId: u32, topic: name, partition: i32, acks: fc.constantFrom('none', 'leader', 'durable', 'all'), batch: bytes, leaderEpoch: i32 }),
   ProduceAck: fc.record({ type: fc.constant('ProduceAck' as const), requestId: u32, topic: name, partition: i32, baseOffset: off, recordCount: i32, highWatermark: off, duplicate: fc.boolean() }),
-  Subscribe: fc.record({ type: fc.constant('Subscribe' as const), requestId: u32, topic: name, starts: fc.array(start, { maxLength: 5 }), creditBytes: u32 }),
+  Subscribe: fc.record({ type: fc.constant('Subscribe' as const), requestId: u32, topic: name, starts: fc.array(start, { maxLength: 5 }), creditBytes: u32, isolation: fc.constantFrom('committed', 'leader') }),
   SubscribeOk: fc.record({ type: fc.constant('SubscribeOk' as const), requestId: u32, topic: name, partition: i32, startOffset: off, highWatermark: off, logStartOffset: off }),
   Unsubscribe: fc.record({ type: fc.constant('Unsubscribe' as const), requestId: u32, topic: name, partitions: fc.array(i32, { maxLength: 5 }) }),
   Credit: fc.record({ type: fc.constant('Credit' as const), topic: name, partition: i32, bytes: u32 }),
   Deliver: fc.record({ type: fc.constant('Deliver' as const), topic: name, partition: i32, highWatermark: off, live: fc.boolean(), batches: bytes }),
   Fetch: fc.record({ type: fc.constant('Fetch' as const), requestId: u32, topic: name, partition: i32, offset: off, maxBytes: u32 }),
   FetchResult: fc.record({ type: fc.constant('FetchResult' as const), requestId: u32, topic: name, partition: i32, highWatermark: off, logStartOffset: off, batches: bytes }),
-  CreateTopic: fc.record({ type: fc.constant('CreateTopic' as const), requestId: u32, name, partitions: i32, config: fc.option(config, { nil: null }) }),
+  CreateTopic: fc.record({ type: fc.constant('CreateTopic' as const), requestId: u32, name, partitions: i32, config: fc.option(config, { nil: null }), replicationFactor: i32, minInsync: i32 }),
   DeleteTopic: fc.record({ type: fc.constant('DeleteTopic' as const), requestId: u32, name }),
   DescribeTopic: fc.record({ type: fc.constant('DescribeTopic' as const), requestId: u32, name }),
   Metadata: fc.record({ type: fc.constant('Metadata' as const), requestId: u32, topics: fc.array(name, { maxLength: 4 }) }),
@@ -58,8 +58,24 @@ const arbs: { [T in FrameType]: fc.Arbitrary<FrameOf<T>> } = {
     topics: fc.array(
       fc.record({
         name,
-        partitions: fc.array(fc.record({ partition: i32, ownerId: i32, endpoint: name, leaderEpoch: i32, logStartOffset: off, highWatermark: off }), { maxLength: 3 }),
+        partitions: fc.array(
+          fc.record({
+            partition: i32,
+            ownerId: i32,
+            endpoint: name,
+            leaderEpoch: i32,
+            logStartOffset: off,
+            highWatermark: off,
+            leaderId: i32,
+            replicas: fc.array(i32, { maxLength: 5 }),
+            isr: fc.array(i32, { maxLength: 5 }),
+            replicaZones: fc.array(name, { maxLength: 5 }),
+          }),
+          { maxLength: 3 },
+        ),
         config: fc.option(config, { nil: null }),
+        replicationFactor: i32,
+        minInsync: i32,
       }),
       { maxLength: 3 },
     ),
@@ -75,6 +91,18 @@ const arbs: { [T in FrameType]: fc.Arbitrary<FrameOf<T>> } = {
   CommitOffsets: fc.record({ type: fc.constant('CommitOffsets' as const), requestId: u32, group: name, topic: name, memberId: name, generation: i32, offsets: fc.array(partitionOffset, { maxLength: 4 }) }),
   FetchOffsets: fc.record({ type: fc.constant('FetchOffsets' as const), requestId: u32, group: name, topic: name }),
   OffsetsResult: fc.record({ type: fc.constant('OffsetsResult' as const), requestId: u32, group: name, topic: name, offsets: fc.array(partitionOffset, { maxLength: 4 }) }),
+  ReplicaFetch: fc.record({ type: fc.constant('ReplicaFetch' as const), requestId: u32, topic: name, partition: i32, replicaId: i32, leaderEpoch: i32, fetchOffset: off, lastFetchedEpoch: i32 }),
+  ReplicaFetchOk: fc.record({
+    type: fc.constant('ReplicaFetchOk' as const),
+    requestId: u32,
+    topic: name,
+    partition: i32,
+    divergingEpoch: i32,
+    divergingEndOffset: fc.integer({ min: -1, max: 2 ** 53 - 1 }),
+    highWatermark: off,
+    logStartOffset: off,
+  }),
+  ReplicaAck: fc.record({ type: fc.constant('ReplicaAck' as const), topic: name, partition: i32, replicaId: i32, leaderEpoch: i32, logEndOffset: off }),
 };
 
 /** Every frame type, with random field values. */
@@ -124,7 +152,7 @@ describe('frame codec', () => {
 
   it('decodes byte vectors as views into the received bytes (no copy)', () => {
     const batch = encodeBatch([{ value: 'abc' }]);
-    const wire = encodeFrame({ type: 'Produce', requestId: 1, topic: 't', partition: 0, acks: 'leader', batch });
+    const wire = encodeFrame({ type: 'Produce', requestId: 1, topic: 't', partition: 0, acks: 'leader', batch, leaderEpoch: -1 });
     const f = decodeFrame(wire);
     if (f.type !== 'Produce') throw new Error('wrong type');
     expect(f.batch.buffer).toBe(wire.buffer);
