@@ -33,6 +33,42 @@ export interface BrokerConfig {
   /** Enables test-only control messages (fault injection). Never in production. */
   testHooks: boolean;
   brokerId: string;
+  /** Cluster mode (partitions replicated across brokers, control plane on etcd); null = one node, no etcd. */
+  cluster: ClusterConfig | null;
+}
+
+export interface ClusterConfig {
+  /** etcd client URLs (http://host:port). */
+  etcd: string[];
+  /** Name of the cluster: its records live under /tickbus/<name>/ in etcd. */
+  name: string;
+  /** This broker's id, unique in the cluster; replicas and leaders are named by it. */
+  nodeId: number;
+  /** Failure domain (rack, availability zone): replicas of a partition go to distinct zones when possible. */
+  zone: string;
+  /** Broker lease TTL in etcd: a broker silent this long loses its leaderships. */
+  leaseTtlMs: number;
+  /** The broker stops leading this long before its lease can have expired in etcd. */
+  fenceMarginMs: number;
+  /** A follower not caught up with the leader for this long leaves the ISR. */
+  replicaLagTimeMs: number;
+  /** Elect an out-of-sync replica when no in-sync one is alive: available, but loses committed records. */
+  uncleanLeaderElection: boolean;
+  defaultReplicationFactor: number;
+  defaultMinInsync: number;
+}
+
+export function defaultClusterConfig(): Omit<ClusterConfig, 'etcd' | 'nodeId'> {
+  return {
+    name: 'default',
+    zone: 'default',
+    leaseTtlMs: 3_000,
+    fenceMarginMs: 1_000,
+    replicaLagTimeMs: 2_000,
+    uncleanLeaderElection: false,
+    defaultReplicationFactor: 3,
+    defaultMinInsync: 2,
+  };
 }
 
 export const DEFAULT_PORT = 7420;
@@ -54,6 +90,7 @@ export function defaultConfig(): BrokerConfig {
     catchUpChunkBytes: 256 * 1024,
     testHooks: false,
     brokerId: 'tickbus-0',
+    cluster: null,
   };
 }
 
@@ -82,7 +119,24 @@ export function resolveConfig(partial: Partial<BrokerConfig>): BrokerConfig {
   int('catchUpChunkBytes', c.catchUpChunkBytes, 1024, c.maxPayloadLength);
   if (typeof c.dataDir !== 'string' || c.dataDir === '') throw new TypeError('dataDir must be a non-empty path');
   if (typeof c.host !== 'string' || c.host === '') throw new TypeError('host must be a non-empty string');
+  if (c.cluster) c.cluster = resolveClusterConfig(c.cluster);
   return c;
+}
+
+function resolveClusterConfig(partial: Partial<ClusterConfig> & Pick<ClusterConfig, 'etcd' | 'nodeId'>): ClusterConfig {
+  const k: ClusterConfig = { ...defaultClusterConfig(), ...stripUndefined(partial) } as ClusterConfig;
+  if (!Array.isArray(k.etcd) || k.etcd.length === 0 || k.etcd.some((u) => !/^https?:\/\/[^/]+$/.test(u))) {
+    throw new TypeError(`cluster etcd endpoints must be http://host:port URLs, got ${JSON.stringify(k.etcd)}`);
+  }
+  int('cluster nodeId', k.nodeId, 0, 2 ** 31 - 1);
+  int('cluster leaseTtlMs', k.leaseTtlMs, 1_000, 600_000);
+  int('cluster fenceMarginMs', k.fenceMarginMs, 0, k.leaseTtlMs - 1);
+  int('cluster replicaLagTimeMs', k.replicaLagTimeMs, 10, 600_000);
+  int('cluster defaultReplicationFactor', k.defaultReplicationFactor, 1, 16);
+  int('cluster defaultMinInsync', k.defaultMinInsync, 1, 16);
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(k.name)) throw new TypeError(`cluster name must be 1-100 characters from A-Z a-z 0-9 . _ -, got ${JSON.stringify(k.name)}`);
+  if (typeof k.zone !== 'string' || k.zone === '') throw new TypeError('cluster zone must be a non-empty string');
+  return k;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

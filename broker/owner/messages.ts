@@ -52,6 +52,26 @@ export interface SubscriptionLag {
   lag: number;
 }
 
+/**
+ * Cluster mode: what this broker's replica of one partition should be, from the control plane's records.
+ * The main thread sends the full role of a partition whenever its record changes (leader, epoch, ISR) and
+ * after an owner (re)starts. An opened partition with no role yet serves nothing (NOT_LEADER).
+ */
+export interface ReplicaRole {
+  topic: string;
+  partition: number;
+  /** offline: this broker is fenced (lease presumed lost) or the partition has no leader. */
+  role: 'leader' | 'follower' | 'offline';
+  leaderEpoch: number;
+  leaderId: number;
+  /** follower: the leader's owner endpoint for this partition (ws://host:port/); '' otherwise. */
+  leaderEndpoint: string;
+  replicas: number[];
+  /** The committed ISR (from etcd). */
+  isr: number[];
+  minInsync: number;
+}
+
 export type ToOwner =
   | { type: 'openTopic'; reqId: number; topic: OwnedTopic }
   | { type: 'deleteTopic'; reqId: number; name: string }
@@ -59,11 +79,19 @@ export type ToOwner =
   | { type: 'stats'; reqId: number; maxLags: number }
   | { type: 'shutdown'; reqId: number }
   /** Test hook (BrokerConfig.testHooks): throws an uncaught exception inside the owner. */
-  | { type: 'injectFault'; reqId: number };
+  | { type: 'injectFault'; reqId: number }
+  /** Cluster mode: roles of partitions this owner serves (opened with openTopic first). */
+  | { type: 'replicaRoles'; reqId: number; roles: ReplicaRole[] };
 
 export type FromOwner =
   | { type: 'ready'; ownerId: number; port: number }
   | { type: 'reply'; reqId: number; ok: true; stats?: PartitionStats[]; lags?: SubscriptionLag[] }
   | { type: 'reply'; reqId: number; ok: false; error: ErrorData }
   /** The owner caught a fault it cannot continue after; it has closed its sockets and is exiting. */
-  | { type: 'failed'; ownerId: number; error: ErrorData };
+  | { type: 'failed'; ownerId: number; error: ErrorData }
+  /**
+   * Cluster mode: the leader of a partition proposes a new ISR (a follower fell behind or caught up). The
+   * main thread writes it to etcd (compare-and-swap on the record the leader was given) and sends the
+   * partition's role again either way: the role's `isr` is then the committed one.
+   */
+  | { type: 'proposeIsr'; ownerId: number; topic: string; partition: number; leaderEpoch: number; isr: number[] };
