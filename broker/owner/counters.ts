@@ -29,6 +29,10 @@ const SLOTS = {
   slowConsumerDisconnects: { name: 'tickbus_slow_consumer_disconnects_total', help: 'Consumers cut off for not reading', kind: 'counter' },
   badFrames: { name: 'tickbus_rejected_connections_total', help: 'Connections closed for a bad frame', kind: 'counter' },
   connections: { name: 'tickbus_owner_connections', help: 'Open connections on owner endpoints', kind: 'gauge' },
+  isrShrinks: { name: 'tickbus_isr_shrinks_total', help: 'ISR shrinks proposed by partition leaders on this broker (a follower fell behind)', kind: 'counter' },
+  isrExpands: { name: 'tickbus_isr_expands_total', help: 'ISR expansions proposed by partition leaders on this broker (a follower caught up)', kind: 'counter' },
+  replicaTruncations: { name: 'tickbus_replica_truncations_total', help: 'Follower logs truncated to where they agree with the leader (KIP-101)', kind: 'counter' },
+  replicatedBytes: { name: 'tickbus_replicated_bytes_total', help: 'Record batch bytes appended by followers on this broker', kind: 'counter' },
 } as const satisfies Record<string, SlotSpec>;
 
 export type CounterName = keyof typeof SLOTS;

@@ -37,6 +37,13 @@ export interface PartitionStats {
   sizeBytes: number;
   segments: number;
   subscribers: number;
+  /** single: one-node mode; otherwise this replica's role in the cluster. */
+  role: 'single' | 'leader' | 'follower' | 'offline';
+  leaderEpoch: number;
+  /** Leader: committed ISR size (0 elsewhere). */
+  isrSize: number;
+  /** Leader: the largest follower lag in records (leader log end − follower log end), -1 when unknown. */
+  maxFollowerLag: number;
 }
 
 /** How far one subscription is behind the committed head, for /metrics. */
