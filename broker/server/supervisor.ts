@@ -18,6 +18,14 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+/** What the rest of the broker hears from the owners besides replies (cluster mode uses both). */
+export interface SupervisorEvents {
+  /** An owner (re)started and serves again: whatever it was told before its restart is gone. */
+  ownerReady?(ownerId: number): void;
+  /** A leader owner proposes an ISR change. */
+  proposeIsr?(msg: Extract<FromOwner, { type: 'proposeIsr' }>): void;
+}
+
 export interface OwnerStatus {
   id: number;
   up: boolean;
@@ -95,6 +103,7 @@ export class Supervisor {
   constructor(
     private readonly config: BrokerConfig,
     private readonly topicsFor: (ownerId: number) => OwnedTopic[],
+    private readonly events: SupervisorEvents = {},
   ) {
     for (let i = 0; i < config.owners; i++) this.owners.push(new OwnerHandle(i));
   }
@@ -169,6 +178,10 @@ export class Supervisor {
             o.onReady?.(m.port);
             o.onReady = null;
             o.onStartFailed = null;
+            this.events.ownerReady?.(o.id);
+            return;
+          case 'proposeIsr':
+            this.events.proposeIsr?.(m);
             return;
           case 'reply':
             o.settle(m);

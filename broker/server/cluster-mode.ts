@@ -1,0 +1,318 @@
+// Cluster mode's catalogue, on the main thread: joins the control plane (ClusterNode), turns every
+// change of the cluster's records into messages to this broker's owners (open/delete topics, replica
+// roles), carries the owners' ISR proposals to etcd, and answers metadata and admin from the view.
+//
+// Roles reach an owner only when they changed (role, leader, epoch, ISR, endpoint), except that an owner
+// that (re)started, or whose ISR proposal was answered, gets its roles again: an owner's state does not
+// outlive its thread, and after a proposal the leader must learn which ISR is committed.
+//
+// Consumer groups stay with the bootstrap broker a client talks to (the coordinator is local): in cluster
+// mode, all members of one group must use the same bootstrap broker.
+import { ErrorCode, TickbusError } from '../../schemas/errors.js';
+import type { Frame, PartitionInfoWire, TopicInfoWire } from '../../schemas/frames.js';
+import type { BrokerConfig, ClusterConfig } from '../config.js';
+import { CLUSTER_DEFAULTS, ClusterNode } from '../control/cluster-node.js';
+import type { TopicRecord } from '../control/records.js';
+import { logLine } from '../logger.js';
+import { ownerOf, validatePartitionCount, validateTopicName } from '../metadata/topic-store.js';
+import type { FromOwner, OwnedTopic, PartitionStats, ReplicaRole } from '../owner/messages.js';
+import { type AdminFrame, type Catalogue, topicLogConfig, toWireConfig } from './catalogue.js';
+import { leaderEndpoint, ownedTopics, replicaRole, type RoleContext, sameRole } from './replica-roles.js';
+import type { ClusterMetricsSource } from './metrics.js';
+import type { Supervisor } from './supervisor.js';
+
+/** After a failed message to an owner, try again this much later (every change also retries at once). */
+const RETRY_MS = 1_000;
+
+/** What this broker last told one owner, as far as the owner confirmed it. */
+class OwnerState {
+  /** Topics the owner has open: name → topic id (incarnation). */
+  readonly opened = new Map<string, number>();
+  /** Roles the owner confirmed, by `${topic}/${partition}`. */
+  readonly sent = new Map<string, ReplicaRole>();
+  running = false;
+  again = false;
+  retry: NodeJS.Timeout | null = null;
+}
+
+export class ClusterCatalogue implements Catalogue {
+  private node: ClusterNode | null = null;
+  private readonly owners: OwnerState[] = [];
+  /** Zones of every broker seen, so metadata names a replica's zone while its broker is down. */
+  private readonly zones = new Map<number, string>();
+  private closed = false;
+
+  constructor(
+    private readonly config: BrokerConfig,
+    private readonly cluster: ClusterConfig,
+    private readonly supervisor: Supervisor,
+  ) {
+    for (let i = 0; i < config.owners; i++) this.owners.push(new OwnerState());
+  }
+
+  /** Registers this broker (its owners and bootstrap are listening by now) and starts following the cluster. */
+  async join(bootstrap: string, ownerUrls: string[]): Promise<void> {
+    const k = this.cluster;
+    this.node = await ClusterNode.start(
+      {
+        ...CLUSTER_DEFAULTS,
+        etcd: k.etcd,
+        cluster: k.name,
+        nodeId: k.nodeId,
+        zone: k.zone,
+        leaseTtlMs: k.leaseTtlMs,
+        fenceMarginMs: k.fenceMarginMs,
+        uncleanLeaderElection: k.uncleanLeaderElection,
+      },
+      { id: k.nodeId, zone: k.zone, bootstrap, owners: ownerUrls },
+    );
+    this.node.onChange(() => this.changed());
+    this.changed();
+  }
+
+  get clusterNode(): ClusterNode | null {
+    return this.node;
+  }
+
+  // ------------------------------------------------------------------ owners
+
+  topicsFor(ownerId: number): OwnedTopic[] {
+    const st = this.owners[ownerId];
+    if (!this.node || !st) return [];
+    // The owner being spawned opens exactly these; it has no roles until it says ready (then all are sent).
+    const topics = [...ownedTopics(this.node.localReplicas(), ownerId, this.config.owners).values()];
+    st.opened.clear();
+    for (const t of topics) st.opened.set(t.name, t.id);
+    st.sent.clear();
+    return topics;
+  }
+
+  ownerReady(ownerId: number): void {
+    const registered = this.node?.broker(this.cluster.nodeId)?.owners[ownerId];
+    const now = this.supervisor.endpoint(ownerId);
+    if (registered !== undefined && registered !== now) {
+      // Followers elsewhere find this owner through our broker record, written once at join: use fixed
+      // owner ports in cluster mode (--owner-base-port) so a restarted owner comes back where it was.
+      logLine('cluster: owner restarted on another port than registered; other brokers cannot reach it', { owner: ownerId, registered, now });
+    }
+    this.owners[ownerId]?.sent.clear();
+    this.poke(ownerId);
+  }
+
+  proposeIsr(m: Extract<FromOwner, { type: 'proposeIsr' }>): void {
+    const node = this.node;
+    if (!node) return;
+    const key = `${m.topic}/${m.partition}`;
+    node.proposeIsr(m.topic, m.partition, m.leaderEpoch, m.isr).then(
+      (ok) => {
+        if (!ok) logLine('cluster: ISR proposal refused (the record changed or we no longer lead)', { topic: m.topic, partition: m.partition, epoch: m.leaderEpoch, isr: m.isr });
+      },
+      (err: unknown) => logLine('cluster: ISR proposal failed', { topic: m.topic, partition: m.partition, error: String(err) }),
+    ).finally(() => {
+      // Either way the leader learns the committed ISR: forget what we sent, so the role goes again.
+      this.owners[m.ownerId]?.sent.delete(key);
+      this.poke(m.ownerId);
+    });
+  }
+
+  private changed(): void {
+    const node = this.node;
+    if (!node) return;
+    for (const b of node.view.brokers.values()) this.zones.set(b.value.id, b.value.zone);
+    for (let i = 0; i < this.owners.length; i++) this.poke(i);
+  }
+
+  /** One sync pass per owner at a time; a change during a pass runs another after it. */
+  private poke(ownerId: number): void {
+    const st = this.owners[ownerId];
+    if (!st || !this.node || this.closed) return;
+    if (st.running) {
+      st.again = true;
+      return;
+    }
+    st.running = true;
+    void (async () => {
+      try {
+        do {
+          st.again = false;
+          await this.sync(ownerId, st);
+        } while (st.again && !this.closed);
+      } catch (err) {
+        // Owner down, restarting or slow: its ready hook syncs it again; a slow one is retried here.
+        logLine('cluster: owner not in sync yet; retrying', { owner: ownerId, error: String(err) });
+        if (!st.retry && !this.closed) {
+          st.retry = setTimeout(() => {
+            st.retry = null;
+            this.poke(ownerId);
+          }, RETRY_MS);
+          st.retry.unref();
+        }
+      } finally {
+        st.running = false;
+      }
+    })();
+  }
+
+  private roleContext(node: ClusterNode): RoleContext {
+    return { nodeId: node.nodeId, live: node.live, broker: (id) => node.broker(id) };
+  }
+
+  private async sync(ownerId: number, st: OwnerState): Promise<void> {
+    const node = this.node;
+    if (!node || !this.supervisor.status()[ownerId]?.up) return;
+    const replicas = node.localReplicas().filter((r) => ownerOf(r.topic.name, r.partition.partition, this.config.owners) === ownerId);
+    const want = ownedTopics(replicas, ownerId, this.config.owners);
+
+    for (const [name, id] of [...st.opened]) {
+      if (want.get(name)?.id === id) continue;
+      // Deleted (or this broker no longer holds a replica of it here). A new incarnation under the same
+      // name needs no delete: opening it drops the old one and its files (partition-registry.ts).
+      if (!want.has(name)) await this.supervisor.request(ownerId, { type: 'deleteTopic', name });
+      st.opened.delete(name);
+      for (const key of [...st.sent.keys()]) if (key.startsWith(`${name}/`)) st.sent.delete(key);
+      logLine('cluster: topic removed from owner', { owner: ownerId, topic: name, id });
+    }
+    for (const t of want.values()) {
+      if (st.opened.get(t.name) === t.id) continue;
+      await this.supervisor.request(ownerId, { type: 'openTopic', topic: t });
+      st.opened.set(t.name, t.id);
+    }
+
+    const ctx = this.roleContext(node);
+    const changed: ReplicaRole[] = [];
+    for (const r of replicas) {
+      const role = replicaRole(ctx, r);
+      const before = st.sent.get(`${role.topic}/${role.partition}`);
+      if (!before || !sameRole(before, role)) changed.push(role);
+    }
+    if (changed.length === 0) return;
+    await this.supervisor.request(ownerId, { type: 'replicaRoles', roles: changed });
+    for (const role of changed) st.sent.set(`${role.topic}/${role.partition}`, role);
+    logLine('cluster: replica roles sent', {
+      owner: ownerId,
+      roles: changed.map((r) => `${r.topic}/${r.partition}:${r.role}@${r.leaderEpoch}`).join(' '),
+    });
+  }
+
+  /** The role this broker last had confirmed by an owner for a partition (for /metrics). */
+  roleOf(topic: string, partition: number): ReplicaRole | undefined {
+    return this.owners[ownerOf(topic, partition, this.config.owners)]?.sent.get(`${topic}/${partition}`);
+  }
+
+  /** What /metrics shows of the cluster: per-partition roles as the owners confirmed them, controller counters. */
+  metricsSource(): ClusterMetricsSource {
+    const node = this.node;
+    return {
+      role: (topic, partition) => this.roleOf(topic, partition),
+      leaderElections: node?.controllerStats.leaderElections ?? 0,
+      uncleanLeaderElections: node?.controllerStats.uncleanElections ?? 0,
+      live: node?.live ?? false,
+      controller: node?.isController ?? false,
+    };
+  }
+
+  // ------------------------------------------------------------------ metadata and admin
+
+  partitionsOf(topic: string): number | undefined {
+    return this.node?.view.topics.get(topic)?.value.partitions;
+  }
+
+  health(): { ok: boolean; fields: Record<string, unknown> } {
+    const node = this.node;
+    const live = node?.live ?? false;
+    return {
+      ok: live,
+      fields: {
+        cluster: {
+          name: this.cluster.name,
+          nodeId: this.cluster.nodeId,
+          zone: this.cluster.zone,
+          live,
+          controller: node?.isController ?? false,
+          controllerId: node?.view.controller?.id ?? null,
+          brokers: node ? [...node.view.brokers.keys()].sort((a, b) => a - b) : [],
+        },
+      },
+    };
+  }
+
+  private requireNode(): ClusterNode {
+    if (!this.node) throw new TickbusError(ErrorCode.CONTROL_PLANE_UNAVAILABLE, 'broker is joining the cluster; retry shortly');
+    return this.node;
+  }
+
+  private topicInfo(node: ClusterNode, t: TopicRecord, stats: Map<string, PartitionStats>): TopicInfoWire {
+    const partitions: PartitionInfoWire[] = [];
+    for (let p = 0; p < t.partitions; p++) {
+      const rec = node.view.partition(t.name, p)?.value;
+      const replicas = rec?.replicas ?? [];
+      const leader = rec ? leaderEndpoint(node, { partition: rec }) : { ownerId: -1, endpoint: '' };
+      // Offsets come from this broker's own replica; a follower's trail the leader's a little (fine for
+      // metadata: clients learn the leader's from ProduceAck/SubscribeOk).
+      const s = rec?.topicId === t.id ? stats.get(`${t.name}/${p}`) : undefined;
+      partitions.push({
+        partition: p,
+        ownerId: leader.ownerId,
+        endpoint: leader.endpoint,
+        leaderEpoch: rec?.leaderEpoch ?? 0,
+        logStartOffset: s?.logStartOffset ?? -1,
+        highWatermark: s?.highWatermark ?? -1,
+        leaderId: leader.endpoint ? (rec?.leader ?? -1) : -1,
+        replicas,
+        isr: rec?.isr ?? [],
+        replicaZones: replicas.map((id) => this.zones.get(id) ?? ''),
+      });
+    }
+    return { name: t.name, config: toWireConfig(t.config), partitions, replicationFactor: t.replicationFactor, minInsync: t.minInsync };
+  }
+
+  private async statsByPartition(): Promise<Map<string, PartitionStats>> {
+    const { stats } = await this.supervisor.stats();
+    return new Map(stats.map((s) => [`${s.topic}/${s.partition}`, s]));
+  }
+
+  private topic(node: ClusterNode, name: string): TopicRecord {
+    const t = node.view.topics.get(name)?.value;
+    if (!t) throw new TickbusError(ErrorCode.UNKNOWN_TOPIC, `topic '${name}' does not exist`, { topic: name });
+    return t;
+  }
+
+  async admin(frame: AdminFrame): Promise<Frame> {
+    const node = this.requireNode();
+    switch (frame.type) {
+      case 'Metadata': {
+        const names = frame.topics.length ? frame.topics : [...node.view.topics.keys()].sort();
+        const records = names.map((n) => this.topic(node, n));
+        const stats = await this.statsByPartition();
+        return { type: 'MetadataResult', requestId: frame.requestId, topics: records.map((t) => this.topicInfo(node, t, stats)) };
+      }
+      case 'DescribeTopic': {
+        const t = this.topic(node, frame.name);
+        return { type: 'MetadataResult', requestId: frame.requestId, topics: [this.topicInfo(node, t, await this.statsByPartition())] };
+      }
+      case 'CreateTopic': {
+        validateTopicName(frame.name);
+        validatePartitionCount(frame.partitions);
+        const replicationFactor = frame.replicationFactor || this.cluster.defaultReplicationFactor;
+        const minInsync = frame.minInsync || Math.min(this.cluster.defaultMinInsync, replicationFactor);
+        const t = await node.createTopic({ name: frame.name, partitions: frame.partitions, replicationFactor, minInsync, config: topicLogConfig(this.config, frame.config) });
+        logLine('topic created', { topic: t.name, partitions: t.partitions, replicationFactor, minInsync, fsync: t.config.fsync });
+        return { type: 'MetadataResult', requestId: frame.requestId, topics: [this.topicInfo(node, t, new Map())] };
+      }
+      case 'DeleteTopic': {
+        const t = await node.deleteTopic(frame.name);
+        logLine('topic deleted', { topic: t.name });
+        return { type: 'MetadataResult', requestId: frame.requestId, topics: [this.topicInfo(node, t, new Map())] };
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const st of this.owners) if (st.retry) clearTimeout(st.retry);
+    const node = this.node;
+    this.node = null;
+    // Revoking our lease now lets the others elect new leaders at once instead of a TTL later.
+    await node?.close();
+  }
+}
