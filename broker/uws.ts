@@ -33,7 +33,7 @@ function load(): typeof UWS {
 
 /** True when `App` is a native function (the fallback's App is plain JavaScript). */
 export function isNative(mod: { App: unknown }): boolean {
-  return typeof mod.App === 'function' && /\[native code\]/.test(Function.prototype.toString.call(mod.App));
+  return typeof mod.App === 'function' && Function.prototype.toString.call(mod.App).includes('[native code]');
 }
 
 export const uws: typeof UWS = load();

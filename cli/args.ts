@@ -15,13 +15,13 @@ export function parse(argv: string[], options: Options, usage: string): { values
       process.stdout.write(usage.trimStart());
       process.exit(0);
     }
-    return r as { values: Record<string, string | boolean | undefined>; positionals: string[] };
+    return r;
   } catch (err) {
     throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n\n${usage.trimStart()}`);
   }
 }
 
-export function intOption(values: Record<string, unknown>, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+export function intOption(values: Record<string, string | boolean | undefined>, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const v = values[name];
   if (v === undefined) return fallback;
   const n = Number(v);

@@ -32,7 +32,8 @@ export async function consumeCommand(argv: string[]): Promise<number> {
   const bus = await connect({ brokers: [str(values, 'broker') ?? 'ws://127.0.0.1:7420'], clientId: 'tickbus-cli-consume' });
   const sub = bus.subscribe(topic, partition === undefined ? { from } : { from, partitions: [partition] });
   let seen = 0;
-  let timer: NodeJS.Timeout | null = null;
+  // Set by arm(), a closure: the cast keeps the compiler from narrowing it to null in `finally`.
+  let timer = null as NodeJS.Timeout | null;
   const arm = (): void => {
     if (timeoutMs === 0) return;
     if (timer) clearTimeout(timer);

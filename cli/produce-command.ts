@@ -24,7 +24,6 @@ export async function produceCommand(argv: string[]): Promise<number> {
 
   const bus = await connect({ brokers: [str(values, 'broker') ?? 'ws://127.0.0.1:7420'], clientId: 'tickbus-cli-produce' });
   const inFlight: Promise<{ partition: number; offset: number }[]>[] = [];
-  let failed: unknown = null;
   const drainOne = async (): Promise<void> => {
     const acked = await inFlight.shift()!;
     if (acks !== 'none') for (const a of acked) process.stdout.write(`{"partition":${a.partition},"offset":${a.offset}}\n`);
@@ -38,11 +37,8 @@ export async function produceCommand(argv: string[]): Promise<number> {
       if (inFlight.length >= MAX_IN_FLIGHT) await drainOne();
     }
     while (inFlight.length) await drainOne();
-  } catch (err) {
-    failed = err;
   } finally {
     await bus.close();
   }
-  if (failed) throw failed;
   return 0;
 }

@@ -87,13 +87,17 @@ export class Bus implements BusInternals {
 
   subscribe(topic: string, opts: SubscribeOptions = {}): Subscription {
     if (this.closingP) throw new TickbusError(ErrorCode.CONNECTION_CLOSED, 'subscribe() after close()', { retryable: false });
+    // JavaScript callers pass anything: these checks are for them.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion
     if (typeof topic !== 'string' || topic.length === 0) throw new TypeError(`subscribe() needs a topic name, got ${String(topic)}`);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (typeof opts !== 'object' || opts === null) throw new TypeError('subscribe(topic, options): options must be an object');
     if (opts.partitions !== undefined) {
       if (!Array.isArray(opts.partitions) || opts.partitions.length === 0) throw new TypeError('partitions must be a non-empty array of partition numbers');
       for (const p of opts.partitions) if (!Number.isInteger(p) || p < 0) throw new RangeError(`partitions must be non-negative integers, got ${String(p)}`);
     }
     if (opts.group !== undefined) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- JavaScript callers pass anything
       if (typeof opts.group !== 'string' || opts.group.length === 0) throw new TypeError(`group must be a non-empty string, got ${String(opts.group)}`);
       if (opts.partitions !== undefined) throw new TypeError('a group member gets its partitions from the group: pass group or partitions, not both');
       groupSettings(opts); // bad group options throw here, not later as an error event

@@ -9,7 +9,7 @@ export class Emitter<Events extends { [K in keyof Events]: unknown[] }> {
 
   on<K extends keyof Events>(event: K, fn: Listener<Events[K]>): this {
     const list = this.listeners.get(event) ?? [];
-    list.push(fn as Listener<never[]>);
+    list.push(fn);
     this.listeners.set(event, list);
     return this;
   }
@@ -17,7 +17,7 @@ export class Emitter<Events extends { [K in keyof Events]: unknown[] }> {
   off<K extends keyof Events>(event: K, fn: Listener<Events[K]>): this {
     const list = this.listeners.get(event);
     if (!list) return this;
-    const i = list.indexOf(fn as Listener<never[]>);
+    const i = list.indexOf(fn);
     if (i >= 0) list.splice(i, 1);
     if (list.length === 0) this.listeners.delete(event);
     return this;

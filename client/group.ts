@@ -171,6 +171,7 @@ class GroupSession implements GroupMember {
       this.retryOrFail(e);
       return;
     }
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run during the await
     if (this.closing || session !== this.session) {
       conn.close();
       return;
@@ -234,6 +235,7 @@ class GroupSession implements GroupMember {
     if (gained.length > 0) {
       const answer = await this.conn.call({ type: 'FetchOffsets', requestId: 0, group: this.group, topic: this.topic });
       if (answer.type !== 'OffsetsResult') throw new TickbusError(ErrorCode.MALFORMED_FRAME, `FetchOffsets was answered with ${answer.type}`);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run during the await
       if (session !== this.session || this.closing !== null || this.sub.closed) return;
       const committed = new Map(answer.offsets.map((o) => [o.partition, o.offset]));
       const starts = new Map<number, number>();

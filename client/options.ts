@@ -10,7 +10,11 @@ export interface ReconnectOptions extends BackoffOptions {
 }
 
 export interface ClientOptions {
-  /** Bootstrap URLs (ws:// or wss://); tried in order until one answers. */
+  /**
+   * Bootstrap URLs (ws:// or wss://) for metadata and admin; tried in order until one answers, and
+   * round robin after a failure (a broker that refuses, times out or lost the control plane is tried
+   * last next time). In a cluster list several: any broker answers metadata.
+   */
   brokers: string[];
   /** Shown in the broker's logs. */
   clientId?: string;
@@ -89,6 +93,7 @@ function intOrInfinity(name: string, v: unknown, min: number): number {
 function describe(v: unknown): string {
   if (typeof v === 'string') return `'${v}'`;
   if (Array.isArray(v)) return 'an array';
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects were answered above; the rest print as themselves
   return v === null ? 'null' : typeof v === 'object' ? 'an object' : String(v);
 }
 
@@ -122,6 +127,8 @@ function maxInFlight(v: unknown): number {
 
 /** Fills defaults and validates; throws TypeError/RangeError naming the bad option. */
 export function resolveOptions(o: ClientOptions): ResolvedOptions {
+  // JavaScript callers pass anything: the checks below are for them.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   if (typeof o !== 'object' || o === null) throw new TypeError('connect() needs an options object: { brokers: [url] }');
   if (!Array.isArray(o.brokers) || o.brokers.length === 0) {
     throw new TypeError("brokers must be a non-empty array of URLs, e.g. ['ws://127.0.0.1:7420']");
@@ -131,6 +138,7 @@ export function resolveOptions(o: ClientOptions): ResolvedOptions {
     throw new TypeError(`clientId must be a string of 1 to 200 characters, got ${describe(clientId)}`);
   }
   const r = o.reconnect ?? {};
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   if (typeof r !== 'object' || r === null) throw new TypeError(`reconnect must be an object, got ${describe(r)}`);
   const reconnect: ReconnectOptions = {
     initialMs: int('reconnect.initialMs', r.initialMs ?? DEFAULTS.reconnect.initialMs, 0, 3_600_000),

@@ -8,6 +8,7 @@ export function utf8(bytes: Uint8Array | null): string {
 }
 
 /** The bytes parsed as UTF-8 JSON (null for null). Throws SyntaxError on bad JSON. */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the shape it expects: json<Order>(r.value)
 export function json<T = unknown>(bytes: Uint8Array | null): T {
   return (bytes === null ? null : JSON.parse(decoder.decode(bytes))) as T;
 }

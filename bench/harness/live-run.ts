@@ -83,7 +83,8 @@ export async function runLiveSegment(target: Target, server: RunningServer, spec
     const ackIntended = newHistogram();
     const ackActual = newHistogram();
     let acked = 0;
-    let failure: Error | null = null;
+    // Set by onError, a callback: the cast keeps the compiler from narrowing it to null for the whole function.
+    let failure = null as Error | null;
     const onAck = (seq: number): void => {
       const i = seq - warmupCount;
       if (i < 0 || i >= measuredCount) return;

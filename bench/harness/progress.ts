@@ -18,6 +18,7 @@ export class Progress {
     private readonly stream: NodeJS.WriteStream = process.stderr,
     private readonly enabled = true,
   ) {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- typed boolean, undefined at runtime when not a TTY
     this.tty = Boolean(stream.isTTY);
   }
 

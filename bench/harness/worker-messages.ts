@@ -12,7 +12,7 @@ export interface SubscriberWorkerData {
   connectConcurrency: number;
 }
 
-export type ToWorker = { type: 'finish' };
+export interface ToWorker { type: 'finish' }
 
 export type FromWorker =
   | { type: 'ready' }

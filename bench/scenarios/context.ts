@@ -91,7 +91,7 @@ export async function measurePoint(ctx: ScenarioContext, targets: Target[], spec
     const s = spec(t);
     let r: RunRecord;
     const segs = segments.get(t);
-    if (segs && segs.length) {
+    if (segs?.length) {
       r = summarizeLive(t, await ctx.servers.get(t, s.mode), s, segs);
       const f = failed.get(t);
       if (f) r.error = r.error ? `${r.error}; ${f}` : f;

@@ -45,8 +45,8 @@ export async function startChildServer<T>(opts: ChildServerOptions<T>): Promise<
     output += d.toString('utf8');
     if (output.length > 64_000) output = output.slice(-32_000);
   };
-  child.stdout!.on('data', append);
-  child.stderr!.on('data', append);
+  child.stdout.on('data', append);
+  child.stderr.on('data', append);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
   const cleanup = (): void => {
@@ -79,13 +79,13 @@ export async function startChildServer<T>(opts: ChildServerOptions<T>): Promise<
       };
       const done = (): void => {
         clearTimeout(timer);
-        child.stdout!.off('data', check);
-        child.stderr!.off('data', check);
+        child.stdout.off('data', check);
+        child.stderr.off('data', check);
         child.off('exit', onExit);
         child.off('error', onError);
       };
-      child.stdout!.on('data', check);
-      child.stderr!.on('data', check);
+      child.stdout.on('data', check);
+      child.stderr.on('data', check);
       child.once('exit', onExit);
       child.once('error', onError);
     });
@@ -117,6 +117,7 @@ export async function startChildServer<T>(opts: ChildServerOptions<T>): Promise<
 }
 
 /** The first JSON object line in `output`, or null. For servers that print one ready line. */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the line's shape
 export function firstJsonLine<T>(output: string): T | null {
   for (const line of output.split('\n')) {
     const t = line.trim();

@@ -80,12 +80,12 @@ const client: TargetClient = {
       const last = (await r.xrevrange(ep.channel, '+', '-', 'COUNT', 1)) as [string, string[]][];
       if (last[0]) lastId = last[0][0];
     }
-    let stopped = false;
+    let stopped = false as boolean; // set by close(), while the loop runs
     const count = opts.bulk ? 10_000 : 1_000;
     const loop = (async () => {
       while (!stopped) {
-        const reply = (await r.xreadBuffer('COUNT', count, 'BLOCK', 1000, 'STREAMS', ep.channel, lastId)) as StreamReply;
-        if (!reply) continue;
+        const reply: StreamReply = await r.xreadBuffer('COUNT', count, 'BLOCK', 1000, 'STREAMS', ep.channel, lastId);
+        if (!reply) continue; // a BLOCK that times out answers null
         for (const [, entries] of reply) {
           for (const [id, fields] of entries) {
             const value = fields[1];

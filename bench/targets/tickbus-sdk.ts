@@ -78,7 +78,8 @@ const client: TargetClient = {
       // creditBytes: the SDK default window (1 MiB per partition), also for bulk (replay) reads.
       const s = bus.subscribe(ep.channel, { from: opts.from, partitions });
       sub = s;
-      let failure: Error | null = null;
+      // Set by the 'error' listener: the cast keeps the compiler from narrowing it to null below.
+      let failure = null as Error | null;
       // Without an 'error' listener a callback subscription throws its errors as uncaught exceptions.
       s.on('error', (err) => {
         failure ??= sdkError(`subscription to '${ep.channel}'`, err);

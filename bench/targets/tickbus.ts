@@ -58,7 +58,7 @@ const client: TargetClient = {
     return {
       acknowledges: acks !== 'none',
       publish: (payload, seq) => {
-        if (template === null || template.bytes.length !== BATCH_HEADER_SIZE + 4 + 4 + 4 + 4 + payload.length + 2) template = new BatchTemplate(payload.length);
+        if (template?.bytes.length !== BATCH_HEADER_SIZE + 4 + 4 + 4 + 4 + payload.length + 2) template = new BatchTemplate(payload.length);
         frame.requestId = seq + 1;
         frame.batch = template.fill(payload);
         conn.send(frame);
@@ -117,7 +117,7 @@ const client: TargetClient = {
       await Promise.allSettled(conns.map((c) => c.close()));
       throw err;
     }
-    return { close: async () => void (await Promise.allSettled(conns.map((c) => c.close()))) };
+    return { close: async () => { await Promise.allSettled(conns.map((c) => c.close())); } };
   },
 };
 

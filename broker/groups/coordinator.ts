@@ -253,7 +253,7 @@ export class GroupCoordinator {
   private leave(connId: number, f: FrameOf<'LeaveGroup'>): void {
     const g = this.memberGroup.get(f.memberId);
     // Leaving is idempotent: a member already dropped has left.
-    if (g && g.name === f.group) {
+    if (g?.name === f.group) {
       this.drop(g, f.memberId, 'left');
       this.rebalance(g);
     }

@@ -52,6 +52,7 @@ function intIn(field: string, v: unknown, min: number, max: number, allowUnlimit
 /** Fills defaults and validates; throws TickbusError INVALID_CONFIG naming the field. */
 export function validateLogConfig(partial: Partial<LogConfig>): LogConfig {
   const c: LogConfig = { ...DEFAULT_LOG_CONFIG };
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- an explicit undefined (from JavaScript or a spread) means the default
   for (const [k, v] of Object.entries(partial)) if (v !== undefined) (c as unknown as Record<string, unknown>)[k] = v;
   if (!isFsyncPolicy(c.fsync)) throw bad('fsync', `must be ${FSYNC_POLICY_NAMES}, got ${String(c.fsync)}`);
   intIn('fsyncIntervalMs', c.fsyncIntervalMs, 1, 60_000);

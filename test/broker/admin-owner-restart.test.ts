@@ -32,7 +32,7 @@ async function until(cond: () => Promise<boolean>, what: string, timeoutMs = 15_
 async function takeOwner0Down(b: BrokerProcess): Promise<void> {
   const res = await fetch(`http://127.0.0.1:${b.port}/test/owners/0/fault`, { method: 'POST' });
   expect(res.status).toBe(200);
-  await until(async () => (await health(b.port)).owners[0]!.up === false, 'owner 0 to go down', 10_000, 1);
+  await until(async () => !(await health(b.port)).owners[0]!.up, 'owner 0 to go down', 10_000, 1);
 }
 
 async function owner0Back(b: BrokerProcess, restarts: number): Promise<void> {

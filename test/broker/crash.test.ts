@@ -20,7 +20,7 @@ describe('crash recovery', () => {
     const clients = await Promise.all(urls.map((u) => WireClient.open(u)));
 
     // value -> offset it was acknowledged at, per partition
-    const acked: Map<string, number>[] = urls.map(() => new Map());
+    const acked: Map<string, number>[] = urls.map(() => new Map<string, number>());
     let seq = 0;
     let stop = false;
     const deadline = Date.now() + 8_000;

@@ -15,7 +15,9 @@ beforeAll(async () => {
   admin = await WireClient.open(broker.url);
 }, 30_000);
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if beforeAll failed
   admin?.close();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if beforeAll failed
   await broker?.stop();
 });
 

@@ -15,6 +15,7 @@ beforeAll(async () => {
   broker = await startBroker({ args: ['--owners', '2'] });
 }, 30_000);
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if beforeAll failed
   await broker?.stop();
 });
 

@@ -11,6 +11,7 @@ beforeAll(async () => {
   broker = await startBroker({ args: ['--owners', '2'] });
 }, 30_000);
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if beforeAll failed
   await broker?.stop();
 });
 
@@ -31,7 +32,7 @@ describe('subscribe', () => {
     const recs = consumer.delivered('handoff', 0);
     expect(recs.map((r) => r.offset)).toEqual([...Array(1200).keys()]);
     expect(recs.map((r) => text(r.value))).toEqual([...Array(1200).keys()].map((i) => `r${i}`));
-    const kinds = consumer.frames.filter((f) => f.type === 'Deliver').map((f) => (f.type === 'Deliver' && f.live ? 'live' : 'catchup'));
+    const kinds = consumer.frames.filter((f) => f.type === 'Deliver').map((f) => (f.live ? 'live' : 'catchup'));
     expect(kinds).toContain('catchup');
     expect(kinds[kinds.length - 1]).toBe('live');
     producer.close();

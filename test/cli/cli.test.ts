@@ -26,6 +26,7 @@ beforeAll(async () => {
   broker = await startBroker();
 }, 30_000);
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if beforeAll failed
   await broker?.stop();
 });
 

@@ -66,8 +66,11 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if beforeAll failed
   await browser?.close();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if beforeAll failed
   await new Promise((r) => server?.close(r));
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if beforeAll failed
   await broker?.stop();
 });
 
@@ -87,12 +90,12 @@ describe('browser bundle', () => {
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(pageUrl);
     await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
-    const res = (await page.evaluate(`window.runRoundTrip(${JSON.stringify(broker.url)})`)) as {
+    const res = await page.evaluate<{
       acks: { partition: number; offset: number }[];
       got: { partition: number; offset: number; key: string; i: number; from: string; isView: boolean }[];
       unknownTopic: { name: string; code: number; isUnknown: boolean } | null;
       latencyUs: number;
-    };
+    }>(`window.runRoundTrip(${JSON.stringify(broker.url)})`);
     expect(errors).toEqual([]);
     expect(res.acks).toHaveLength(20);
     expect(res.got.map((g) => g.i).sort((a, b) => a - b)).toEqual([...Array(20).keys()]);

@@ -84,8 +84,8 @@ export class FakeConn {
 
 export interface FakeHooks {
   /** Return 'close' to drop the connection instead of answering, 'ack-then-drop' to append and drop before the ack, or an error. */
-  produce?: (f: FrameOf<'Produce'>, conn: FakeConn) => 'close' | 'append-then-drop' | 'hold' | TickbusError | void;
-  subscribe?: (f: FrameOf<'Subscribe'>, conn: FakeConn) => TickbusError | void;
+  produce?: (f: FrameOf<'Produce'>, conn: FakeConn) => 'close' | 'append-then-drop' | 'hold' | TickbusError | undefined;
+  subscribe?: (f: FrameOf<'Subscribe'>, conn: FakeConn) => TickbusError | undefined;
   /** May change a Deliver's batch bytes (a copy) before it is sent: corruption tests. */
   mutateDeliver?: (bytes: Uint8Array, partition: number) => void;
   /** Return true to not send this live delivery to this subscriber (forces a gap on the client). */

@@ -90,7 +90,7 @@ describe('consumer groups', () => {
     // Records keep coming through every rebalance.
     const producer = await client(b, 'group-producer');
     let produced = 0;
-    let producing = true;
+    let producing = true as boolean; // cleared by the test body while the loop runs: not the constant `true`
     const produceLoop = (async () => {
       while (producing) {
         const batch = Array.from({ length: 24 }, (_, i) => ({ value: `r${produced + i}` }));

@@ -79,7 +79,7 @@ export async function startBroker(opts: StartOptions = {}): Promise<BrokerProces
       child.stdout!.setEncoding('utf8').on('data', (d: string) => {
         out += d;
         const nl = out.indexOf('\n');
-        if (nl >= 0 && timer) {
+        if (nl >= 0) {
           clearTimeout(timer);
           try {
             resolve(JSON.parse(out.slice(0, nl)) as typeof info);
@@ -111,7 +111,7 @@ export async function startBroker(opts: StartOptions = {}): Promise<BrokerProces
       await launch(await freePort());
       break;
     } catch (err) {
-      if (attempt >= 3 || !/cannot listen/.test(String(err))) throw err;
+      if (attempt >= 3 || !String(err).includes('cannot listen')) throw err;
     }
   }
   const handle: BrokerProcess = {

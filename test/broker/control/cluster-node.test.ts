@@ -25,6 +25,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const n of nodes) await n.close().catch(() => undefined);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if beforeAll failed
   await etcd?.stop();
 });
 

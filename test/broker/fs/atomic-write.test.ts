@@ -30,7 +30,7 @@ function trace(fn: () => void): string[] {
     const fd = (open as (...a: unknown[]) => number)(p, ...rest);
     fdPath.set(fd, String(p));
     return fd;
-  }) as typeof fs.openSync);
+  }));
   for (const name of ['fsyncSync', 'fdatasyncSync'] as const) {
     const real = fs[name].bind(fs);
     vi.spyOn(fs, name).mockImplementation((fd: number) => {

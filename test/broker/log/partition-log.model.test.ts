@@ -323,7 +323,7 @@ class RetryCmd implements Cmd {
     readonly which: number,
   ) {}
   check(m: Readonly<Model>): boolean {
-    return retryable(m as Model).length > 0;
+    return retryable(m).length > 0;
   }
   async run(m: Model, r: Real): Promise<void> {
     const ps = retryable(m);
@@ -347,7 +347,7 @@ class BadSequenceCmd implements Cmd {
     readonly gap: number,
   ) {}
   check(m: Readonly<Model>): boolean {
-    return retryable(m as Model).length > 0;
+    return retryable(m).length > 0;
   }
   async run(m: Model, r: Real): Promise<void> {
     const withOlder = retryable(m).filter((q) => q.older.length > 0);
@@ -607,7 +607,7 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
   readArb,
   fc.tuple(fc.nat(), fc.nat()).map(([p, w]) => new RetryCmd(p, w)),
   fc
-    .tuple(fc.array(recArb, { minLength: 1, maxLength: 3 }), fc.constantFrom('ahead', 'behind', 'fenced') as fc.Arbitrary<BadSequenceCmd['kind']>, fc.nat(), fc.integer({ min: 1, max: 1000 }))
+    .tuple(fc.array(recArb, { minLength: 1, maxLength: 3 }), fc.constantFrom<BadSequenceCmd['kind']>('ahead', 'behind', 'fenced'), fc.nat(), fc.integer({ min: 1, max: 1000 }))
     .map(([recs, k, p, g]) => new BadSequenceCmd(recs, k, p, g)),
   fc.nat().map((p) => new OffsetForTimeCmd(p)),
   fc.constant(new RollCmd()),
@@ -615,7 +615,7 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
     .tuple(
       fc.integer({ min: 0, max: 60_000 }),
       fc.boolean(),
-      fc.option(fc.record({ which: fc.constantFrom('retention', 'segment') as fc.Arbitrary<Edge['which']>, delta: fc.integer({ min: -1, max: 1 }) }), { freq: 2 }),
+      fc.option(fc.record({ which: fc.constantFrom<Edge['which']>('retention', 'segment'), delta: fc.integer({ min: -1, max: 1 }) }), { freq: 2 }),
     )
     .map(([s, only, edge]) => new MaintainCmd(s, only, edge)),
   fc.constant(new FlushCmd()),
@@ -623,7 +623,7 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
   fc.constant(new CrashCmd()),
   fc
     .record({
-      kind: fc.constantFrom('truncate', 'flip', 'garbage', 'truncate+garbage') as fc.Arbitrary<TornTailCmd['kind']>,
+      kind: fc.constantFrom<TornTailCmd['kind']>('truncate', 'flip', 'garbage', 'truncate+garbage'),
       pick: fc.nat(),
       flipAt: fc.nat(),
       xor: fc.integer({ min: 1, max: 255 }),
@@ -633,7 +633,7 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
 ];
 
 const configArb: fc.Arbitrary<Partial<LogConfig>> = fc.record({
-  fsync: fc.constantFrom('os', 'os', 'interval', 'always') as fc.Arbitrary<LogConfig['fsync']>,
+  fsync: fc.constantFrom<LogConfig['fsync']>('os', 'os', 'interval', 'always'),
   fsyncIntervalMs: fc.constant(5),
   segmentBytes: fc.constantFrom(1024, 2048, 4096, 12_000),
   segmentMs: fc.constantFrom(24 * 3600 * 1000, 20_000),
@@ -656,7 +656,7 @@ beforeAll(() => {
   // Recovery logs a line per cut tail: expected here, and hundreds of them.
   const write = process.stderr.write.bind(process.stderr);
   vi.spyOn(process.stderr, 'write').mockImplementation(((chunk: string | Uint8Array, ...rest: unknown[]) =>
-    typeof chunk === 'string' && chunk.startsWith('tickbus: log tail truncated') ? true : (write as (...a: unknown[]) => boolean)(chunk, ...rest)) as typeof process.stderr.write);
+    typeof chunk === 'string' && chunk.startsWith('tickbus: log tail truncated') ? true : (write as (...a: unknown[]) => boolean)(chunk, ...rest)));
 });
 afterEach(() => {
   for (const d of roots.splice(0)) fs.rmSync(d, { recursive: true, force: true });

@@ -142,7 +142,7 @@ class Cluster {
 
   private append(): void {
     const l = this.leaderReplica();
-    if (!l || !this.rs || !this.rs.canAppendAcksAll()) return; // NOT_ENOUGH_REPLICAS / no leader
+    if (!l || !this.rs?.canAppendAcksAll()) return; // NOT_ENOUGH_REPLICAS / no leader
     const entry = { epoch: this.epoch, value: this.nextValue++ };
     l.log.push(entry);
     this.pendingAcks.push({ offset: l.log.length - 1, entry });
