@@ -1,14 +1,15 @@
-// `tickbus broker`: runs one node with embedded defaults until SIGTERM/SIGINT, then shuts down in
+// `tickbus broker`: runs one node with embedded defaults (or one broker of a cluster with --cluster) until SIGTERM/SIGINT, then shuts down in
 // order: stop accepting, close connections, flush and fsync every log, exit.
-import { type BrokerConfig, DEFAULT_PORT, FSYNC_POLICY_NAMES, isFsyncPolicy } from '../broker/config.js';
+import { type BrokerConfig, type ClusterConfig, DEFAULT_PORT, defaultClusterConfig, FSYNC_POLICY_NAMES, isFsyncPolicy } from '../broker/config.js';
 import { logLine } from '../broker/logger.js';
 import { startBroker } from '../broker/server/broker.js';
 import { intOption, parse, str, UsageError } from './args.js';
+import { parseEtcdUrls } from './etcd-urls.js';
 
 const USAGE = `
 Usage: tickbus broker [options]
 
-Runs a tickbus broker (one node). Prints one JSON line when ready:
+Runs a tickbus broker (one node, or one broker of a cluster). Prints one JSON line when ready:
   {"event":"listening","url":"ws://127.0.0.1:7420/","port":7420,"owners":[...]}
 
 Options:
@@ -22,7 +23,45 @@ Options:
   --max-payload N   largest frame in bytes                                                 [4194304]
   --test-hooks      enable test-only fault injection (POST /test/owners/:id/fault)
   -h, --help        show this help
+
+Cluster mode (partitions replicated across brokers; control plane on etcd):
+  --cluster URLS    etcd endpoints, comma-separated: etcd://127.0.0.1:2379[,etcd://...]
+  --node-id N       this broker's id, unique in the cluster (required with --cluster)
+  --zone Z          failure domain; replicas of a partition go to distinct zones       [default]
+  --cluster-name NAME     records live under /tickbus/NAME/ in etcd                    [default]
+  --lease-ttl-ms N  a silent broker loses its leaderships after about this long        [3000]
+  --replica-lag-ms N      a follower behind this long leaves the ISR                   [2000]
+  --unclean-leader-election   elect an out-of-sync replica when no in-sync one is alive
+                    (stays available, loses committed records)                         [off]
 `;
+
+const CLUSTER_ONLY = ['node-id', 'zone', 'cluster-name', 'lease-ttl-ms', 'replica-lag-ms', 'unclean-leader-election'];
+
+function clusterOptions(values: Record<string, string | boolean | undefined>): ClusterConfig | null {
+  const etcdArg = str(values, 'cluster');
+  if (etcdArg === undefined) {
+    const stray = CLUSTER_ONLY.find((k) => values[k] !== undefined);
+    if (stray) throw new UsageError(`--${stray} needs --cluster etcd://host:port`);
+    return null;
+  }
+  if (values['node-id'] === undefined) throw new UsageError('--cluster needs --node-id N (unique in the cluster)');
+  const defaults = defaultClusterConfig();
+  const name = str(values, 'cluster-name') ?? defaults.name;
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(name)) throw new UsageError(`--cluster-name must be 1-100 characters from A-Z a-z 0-9 . _ -, got '${name}'`);
+  const leaseTtlMs = intOption(values, 'lease-ttl-ms', defaults.leaseTtlMs, 1_000, 600_000);
+  return {
+    ...defaults,
+    etcd: parseEtcdUrls(etcdArg),
+    nodeId: intOption(values, 'node-id', 0, 0, 2 ** 31 - 1),
+    zone: str(values, 'zone') || defaults.zone,
+    name,
+    leaseTtlMs,
+    // Keep the fencing margin a third of the TTL when the TTL changes (the default is 1 s of 3 s).
+    fenceMarginMs: Math.min(defaults.fenceMarginMs, Math.floor(leaseTtlMs / 3)),
+    replicaLagTimeMs: intOption(values, 'replica-lag-ms', defaults.replicaLagTimeMs, 10, 600_000),
+    uncleanLeaderElection: values['unclean-leader-election'] === true,
+  };
+}
 
 export async function brokerCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
@@ -37,6 +76,13 @@ export async function brokerCommand(argv: string[]): Promise<number> {
       'owner-base-port': { type: 'string' },
       'max-payload': { type: 'string' },
       'test-hooks': { type: 'boolean' },
+      cluster: { type: 'string' },
+      'node-id': { type: 'string' },
+      zone: { type: 'string' },
+      'cluster-name': { type: 'string' },
+      'lease-ttl-ms': { type: 'string' },
+      'replica-lag-ms': { type: 'string' },
+      'unclean-leader-election': { type: 'boolean' },
     },
     USAGE,
   );
@@ -56,10 +102,19 @@ export async function brokerCommand(argv: string[]): Promise<number> {
   if (values['owner-base-port'] !== undefined) partial.ownerBasePort = intOption(values, 'owner-base-port', 0, 0, 65535);
   if (values.owners !== undefined) partial.owners = intOption(values, 'owners', 1, 1, 64);
   if (values['max-payload'] !== undefined) partial.maxPayloadLength = intOption(values, 'max-payload', 0, 1024);
+  partial.cluster = clusterOptions(values);
 
   const broker = await startBroker(partial);
+  const cluster = broker.config.cluster;
   process.stdout.write(
-    JSON.stringify({ event: 'listening', url: broker.url, port: broker.port, dataDir: broker.config.dataDir, owners: broker.owners().map((o) => ({ id: o.id, url: o.url })) }) + '\n',
+    JSON.stringify({
+      event: 'listening',
+      url: broker.url,
+      port: broker.port,
+      dataDir: broker.config.dataDir,
+      owners: broker.owners().map((o) => ({ id: o.id, url: o.url })),
+      ...(cluster ? { nodeId: cluster.nodeId, zone: cluster.zone, cluster: cluster.name } : {}),
+    }) + '\n',
   );
   logLine('broker ready', { url: broker.url, data: broker.config.dataDir, owners: broker.config.owners, fsync: broker.config.fsync });
 

@@ -9,9 +9,11 @@ const USAGE = `
 Usage: tickbus <command> [options]
 
 Commands:
-  broker                         run a broker (one node, embedded defaults)
-  topics create NAME --partitions N
+  broker                         run a broker (one node, embedded defaults; --cluster for cluster mode)
+  topics create NAME --partitions N [--replication-factor R] [--min-insync M]
   topics list | describe NAME | delete NAME
+  cluster status --cluster etcd://HOST:PORT   brokers, controller and topics of a cluster, from etcd
+  dev-cluster [--brokers 3]      a local cluster: its own etcd and N brokers, until Ctrl-C
   produce TOPIC                  one record per stdin line; prints {"partition":P,"offset":O} per ack
   consume TOPIC                  prints one JSON line per record
   bench SCENARIO                 latency benchmarks (latency, fanout, durable, replay, micro, all)
@@ -26,6 +28,10 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./broker-command.js')).brokerCommand(rest);
     case 'topics':
       return (await import('./topics-command.js')).topicsCommand(rest);
+    case 'cluster':
+      return (await import('./cluster-command.js')).clusterCommand(rest);
+    case 'dev-cluster':
+      return (await import('./dev-cluster-command.js')).devClusterCommand(rest);
     case 'produce':
       return (await import('./produce-command.js')).produceCommand(rest);
     case 'consume':

@@ -1,17 +1,45 @@
 // `tickbus topics create|list|describe|delete`.
 import { connect } from '../client/index.js';
+import { ErrorCode, TickbusError } from '../schemas/errors.js';
+import type { TopicConfigWire, TopicInfoWire } from '../schemas/frames.js';
 import { BROKER_OPTION, intOption, parse, str, UsageError } from './args.js';
+import { bootstrapRequest } from './bootstrap-request.js';
 
 const USAGE = `
 Usage:
-  tickbus topics create NAME --partitions N [--fsync always|interval|os] [--retention-ms MS]
+  tickbus topics create NAME --partitions N [--replication-factor R] [--min-insync M]
+                        [--fsync always|interval|os] [--retention-ms MS]
                         [--retention-bytes B] [--segment-bytes B] [--broker URL]
   tickbus topics list [--broker URL]
   tickbus topics describe NAME [--broker URL]
   tickbus topics delete NAME [--broker URL]
 
 Prints JSON. --broker defaults to ws://127.0.0.1:7420.
+Cluster mode: --replication-factor R places each partition on R brokers (default: the broker's
+--default, 3), --min-insync M is the ISR size acks 'all' needs (default: min(2, R)). describe prints
+per partition its leader, replicas, isr, replicaZones, leaderEpoch, highWatermark and endpoint.
 `;
+
+/** describe's output: the wire answer, with the cluster fields named for people (leader, not leaderId). */
+function describeOut(t: TopicInfoWire): unknown {
+  const clustered = t.partitions.some((p) => (p.replicas ?? []).length > 0);
+  return {
+    name: t.name,
+    ...(clustered ? { replicationFactor: t.replicationFactor, minInsync: t.minInsync } : {}),
+    config: t.config,
+    partitions: [...t.partitions]
+      .sort((a, b) => a.partition - b.partition)
+      .map((p) => ({
+        partition: p.partition,
+        ...(clustered ? { leader: p.leaderId ?? -1, replicas: p.replicas, isr: p.isr, replicaZones: p.replicaZones } : {}),
+        leaderEpoch: p.leaderEpoch,
+        highWatermark: p.highWatermark,
+        logStartOffset: p.logStartOffset,
+        ownerId: p.ownerId,
+        endpoint: p.endpoint,
+      })),
+  };
+}
 
 export async function topicsCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
@@ -23,6 +51,8 @@ export async function topicsCommand(argv: string[]): Promise<number> {
       'retention-ms': { type: 'string' },
       'retention-bytes': { type: 'string' },
       'segment-bytes': { type: 'string' },
+      'replication-factor': { type: 'string' },
+      'min-insync': { type: 'string' },
     },
     USAGE,
   );
@@ -34,26 +64,42 @@ export async function topicsCommand(argv: string[]): Promise<number> {
   if (!action) throw new UsageError(`topics needs an action\n${USAGE}`);
   if (!['create', 'list', 'describe', 'delete'].includes(action)) throw new UsageError(`unknown topics action '${action}'\n${USAGE}`);
   if (action === 'create' && values.partitions === undefined) throw new UsageError(`topics create needs --partitions N\n${USAGE}`);
+  // 0 on the wire means "the broker's default".
+  const replicationFactor = intOption(values, 'replication-factor', 0, 1, 16);
+  const minInsync = intOption(values, 'min-insync', 0, 1, 16);
+  if (action !== 'create' && (replicationFactor || minInsync)) throw new UsageError(`--replication-factor and --min-insync go with topics create\n${USAGE}`);
+  if (replicationFactor && minInsync > replicationFactor) throw new UsageError(`--min-insync ${minInsync} cannot exceed --replication-factor ${replicationFactor}`);
+  const brokerUrl = str(values, 'broker') ?? 'ws://127.0.0.1:7420';
+  const partitions = action === 'create' ? intOption(values, 'partitions', 1, 1, 1024) : 0;
+  const config: Record<string, unknown> = {};
+  const fsync = str(values, 'fsync');
+  if (fsync) config.fsync = fsync;
+  if (values['retention-ms'] !== undefined) config.retentionMs = intOption(values, 'retention-ms', -1, -1);
+  if (values['retention-bytes'] !== undefined) config.retentionBytes = intOption(values, 'retention-bytes', -1, -1);
+  if (values['segment-bytes'] !== undefined) config.segmentBytes = intOption(values, 'segment-bytes', 0, 1024);
 
-  const bus = await connect({ brokers: [str(values, 'broker') ?? 'ws://127.0.0.1:7420'], clientId: 'tickbus-cli' });
+  // Replication options and the replica fields of describe go as raw frames (the SDK's Admin has neither).
+  if (action === 'describe' || (action === 'create' && (replicationFactor || minInsync))) {
+    const frame: Parameters<typeof bootstrapRequest>[1] =
+      action === 'describe'
+        ? { type: 'DescribeTopic', requestId: 0, name: needName() }
+        : { type: 'CreateTopic', requestId: 0, name: needName(), partitions, config: Object.keys(config).length ? (config as Partial<TopicConfigWire>) : null, replicationFactor, minInsync };
+    const r = await bootstrapRequest(brokerUrl, frame);
+    const t = r.topics.find((x) => x.name === name);
+    if (!t) throw new TickbusError(ErrorCode.UNKNOWN_TOPIC, `topic '${String(name)}' does not exist`, { topic: name });
+    process.stdout.write(JSON.stringify(describeOut(t)) + '\n');
+    return 0;
+  }
+
+  const bus = await connect({ brokers: [brokerUrl], clientId: 'tickbus-cli' });
   try {
     let out: unknown;
     switch (action) {
-      case 'create': {
-        const config: Record<string, unknown> = {};
-        const fsync = str(values, 'fsync');
-        if (fsync) config.fsync = fsync;
-        if (values['retention-ms'] !== undefined) config.retentionMs = intOption(values, 'retention-ms', -1, -1);
-        if (values['retention-bytes'] !== undefined) config.retentionBytes = intOption(values, 'retention-bytes', -1, -1);
-        if (values['segment-bytes'] !== undefined) config.segmentBytes = intOption(values, 'segment-bytes', 0, 1024);
-        out = await bus.admin.createTopic(needName(), { partitions: intOption(values, 'partitions', 1, 1, 1024), config });
+      case 'create':
+        out = await bus.admin.createTopic(needName(), { partitions, config });
         break;
-      }
       case 'list':
         out = await bus.admin.listTopics();
-        break;
-      case 'describe':
-        out = await bus.admin.describeTopic(needName());
         break;
       case 'delete':
         await bus.admin.deleteTopic(needName());
