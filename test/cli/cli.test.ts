@@ -71,15 +71,42 @@ describe('tickbus CLI', () => {
   });
 
   it('prints --help for every command and rejects bad usage with exit code 2', async () => {
-    for (const cmd of [['broker'], ['topics'], ['produce'], ['consume'], ['bench']]) {
+    for (const cmd of [['broker'], ['topics'], ['produce'], ['consume'], ['bench'], ['cluster'], ['dev-cluster']]) {
       const { stdout } = await exec(process.execPath, [CLI, ...cmd, '--help']);
       expect(stdout).toMatch(/Usage/);
     }
+    const brokerHelp = (await exec(process.execPath, [CLI, 'broker', '--help'])).stdout;
+    for (const flag of ['--cluster', '--node-id', '--zone', '--cluster-name', '--lease-ttl-ms', '--replica-lag-ms', '--unclean-leader-election']) expect(brokerHelp).toContain(flag);
+    const topicsHelp = (await exec(process.execPath, [CLI, 'topics', '--help'])).stdout;
+    for (const flag of ['--replication-factor', '--min-insync']) expect(topicsHelp).toContain(flag);
     const bad = await tickbus(['produce', 'cli', '--acks', 'maybe', '--broker', broker.url]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--acks must be none, leader or durable/);
     const unknown = await tickbus(['frobnicate']);
     expect(unknown.code).toBe(2);
+  });
+
+  it('rejects bad cluster options with exit code 2 and says what is wrong', async () => {
+    const cases: [string[], RegExp][] = [
+      [['broker', '--cluster', 'etcd://127.0.0.1', '--node-id', '1'], /--cluster endpoints must look like etcd:\/\/host:port, got 'etcd:\/\/127\.0\.0\.1'/],
+      [['broker', '--cluster', 'ftp://127.0.0.1:2379', '--node-id', '1'], /--cluster endpoints must look like etcd:\/\/host:port/],
+      [['broker', '--cluster', 'etcd://127.0.0.1:2379'], /--cluster needs --node-id N/],
+      [['broker', '--node-id', '1'], /--node-id needs --cluster/],
+      [['broker', '--cluster', 'etcd://127.0.0.1:2379', '--node-id=-1'], /--node-id must be an integer from 0/],
+      [['broker', '--cluster', 'etcd://127.0.0.1:2379', '--node-id', '1', '--lease-ttl-ms', '10'], /--lease-ttl-ms must be an integer from 1000/],
+      [['broker', '--cluster', 'etcd://127.0.0.1:2379', '--node-id', '1', '--cluster-name', 'a/b'], /--cluster-name must be/],
+      [['topics', 'create', 'x', '--partitions', '1', '--replication-factor', '0'], /--replication-factor must be an integer from 1 to 16/],
+      [['topics', 'create', 'x', '--partitions', '1', '--replication-factor', '2', '--min-insync', '3'], /--min-insync 3 cannot exceed --replication-factor 2/],
+      [['topics', 'describe', 'x', '--replication-factor', '2'], /go with topics create/],
+      [['cluster', 'status'], /cluster status needs --cluster/],
+      [['cluster', 'frob', '--cluster', 'etcd://127.0.0.1:2379'], /unknown cluster action 'frob'/],
+      [['dev-cluster', '--brokers', '0'], /--brokers must be an integer from 1 to 9/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await tickbus(args);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toMatch(message);
+    }
   });
 
   it('reports an unknown topic with its error code', async () => {
