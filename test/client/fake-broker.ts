@@ -232,6 +232,9 @@ export class FakeBroker implements Transport {
         if (part) for (const s of part.subs) if (s.conn === conn) s.credit += f.bytes;
         return;
       }
+      case 'Ping': // the real edge answers Ping on every endpoint; tests use it as a barrier (test/helpers/barrier-transport.ts)
+        conn.send({ type: 'Pong', nonce: f.nonce });
+        return;
       default:
         throw new TickbusError(ErrorCode.INVALID_REQUEST, `fake broker does not serve ${f.type}`);
     }

@@ -4,6 +4,8 @@
 // once, in order per partition, and the log holds no duplicate.
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Bus, connect, type ConsumedRecord, ErrorCode, type Subscription, TickbusError, utf8 } from '../../client/index.js';
+import { webSocketTransport } from '../../client/internal.js';
+import { BarrierTransport } from '../helpers/barrier-transport.js';
 import { type BrokerProcess, startBroker } from '../helpers/broker.js';
 import { CuttableTransport } from '../helpers/cuttable-transport.js';
 import { until } from '../helpers/until.js';
@@ -37,12 +39,13 @@ function collect(sub: Subscription): ConsumedRecord[] {
 
 /** Reads the whole topic back from earliest with a fresh client; resolves once `expected` records per partition arrived. */
 async function readBack(b: BrokerProcess, topic: string, expected: Map<number, number>): Promise<Map<number, string[]>> {
-  const bus = await client(b);
+  const barrier = new BarrierTransport(webSocketTransport);
+  const bus = await client(b, { transport: barrier });
   const sub = bus.subscribe(topic, { from: 'earliest' });
   const got = collect(sub);
   const total = [...expected.values()].reduce((a, n) => a + n, 0);
   await until(() => got.length >= total, `read-back of ${total} records`);
-  await new Promise((r) => setTimeout(r, 50)); // anything extra (a duplicate) would show up now
+  await barrier.barrier(); // anything extra (a duplicate) the broker sent has arrived by now
   const out = new Map<number, string[]>();
   for (const r of got) {
     const list = out.get(r.partition) ?? [];
@@ -133,7 +136,8 @@ describe('SDK against a real broker', () => {
     const b = await broker();
     const bus = await client(b);
     await bus.admin.createTopic('feed', { partitions: 4 });
-    const consumerBus = await client(b);
+    const barrier = new BarrierTransport(webSocketTransport);
+    const consumerBus = await client(b, { transport: barrier });
     const sub = consumerBus.subscribe('feed', { from: 'earliest' });
     const got = collect(sub);
     const acked = await produceThrough(bus, 'feed', 1500, async (i) => {
@@ -144,7 +148,7 @@ describe('SDK against a real broker', () => {
     });
     expect(acked).toHaveLength(1500);
     await until(() => got.length >= 1500, 'consumer to catch up');
-    await new Promise((r) => setTimeout(r, 100));
+    await barrier.barrier(); // a duplicate the broker sent has arrived by now
     checkExactlyOnce(got, acked);
     expect(got).toHaveLength(1500);
     expect(sub.stats.disconnects).toBeGreaterThan(0);
@@ -163,8 +167,9 @@ describe('SDK against a real broker', () => {
     await admin.admin.createTopic('cut', { partitions: 3 });
     const pt = new CuttableTransport();
     const ct = new CuttableTransport();
+    const barrier = new BarrierTransport(ct);
     const producer = await client(b, { transport: pt });
-    const consumer = await client(b, { transport: ct });
+    const consumer = await client(b, { transport: barrier });
     const sub = consumer.subscribe('cut', { from: 'earliest', creditBytes: 4096 });
     const got = collect(sub);
     const acked = await produceThrough(producer, 'cut', 1200, (i) => {
@@ -175,7 +180,7 @@ describe('SDK against a real broker', () => {
     });
     expect(pt.cuts).toBe(4);
     await until(() => got.length >= 1200, 'consumer to catch up');
-    await new Promise((r) => setTimeout(r, 100));
+    await barrier.barrier(); // a duplicate the broker sent has arrived by now
     checkExactlyOnce(got, acked);
     expect(got).toHaveLength(1200);
 
@@ -205,7 +210,8 @@ describe('SDK against a real broker', () => {
 
   it('a paused subscriber with a small credit window falls behind and then catches up in order', async () => {
     const b = await broker();
-    const bus = await client(b);
+    const barrier = new BarrierTransport(webSocketTransport);
+    const bus = await client(b, { transport: barrier });
     await bus.admin.createTopic('slow', { partitions: 1 });
     const sub = bus.subscribe('slow', { from: 'latest', creditBytes: 2048 });
     const got = collect(sub);
@@ -213,7 +219,9 @@ describe('SDK against a real broker', () => {
     sub.pause();
     const value = 'x'.repeat(200);
     for (let i = 0; i < 40; i++) await bus.send('slow', Array.from({ length: 10 }, (_, j) => ({ value: `${i * 10 + j}:${value}` })));
-    await new Promise((r) => setTimeout(r, 50));
+    // Every record was published to the subscriber's socket before its ack; past the barrier, whatever the
+    // broker sent on that socket has arrived.
+    await barrier.barrier();
     expect(got).toHaveLength(0);
     // The broker stopped within the window: far less than the 400 records' bytes arrived.
     expect(sub.stats.bytes).toBeLessThan(2048 + 8192);

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Bus, connect, type ConsumedRecord, ErrorCode, json, type Subscription, TickbusError, utf8 } from '../../client/index.js';
 import { decodeBatches } from '../../schemas/record-batch.js';
+import { BarrierTransport } from '../helpers/barrier-transport.js';
 import { BOOTSTRAP, FakeBroker } from './fake-broker.js';
 
 let buses: Bus[] = [];
@@ -10,12 +11,14 @@ afterEach(async () => {
   buses = [];
 });
 
-async function setup(opts: Record<string, unknown> = {}, partitions = 3): Promise<{ broker: FakeBroker; bus: Bus }> {
+/** `barrier.barrier()` resolves once everything the fake sent before has reached the SDK, and everything the SDK sent has reached the fake. */
+async function setup(opts: Record<string, unknown> = {}, partitions = 3): Promise<{ broker: FakeBroker; bus: Bus; barrier: BarrierTransport }> {
   const broker = new FakeBroker();
   broker.createTopic('ticks', partitions);
-  const bus = await connect({ brokers: [BOOTSTRAP], transport: broker, reconnect: { initialMs: 1, maxMs: 5 }, ...opts });
+  const barrier = new BarrierTransport(broker);
+  const bus = await connect({ brokers: [BOOTSTRAP], transport: barrier, reconnect: { initialMs: 1, maxMs: 5 }, ...opts });
   buses.push(bus);
-  return { broker, bus };
+  return { broker, bus, barrier };
 }
 
 /** Collects records through the callback form. */
@@ -123,7 +126,7 @@ describe('subscription', () => {
   });
 
   it('resumes after dropped sockets and a broker restart with every record exactly once, in order', async () => {
-    const { broker, bus } = await setup();
+    const { broker, bus, barrier } = await setup();
     const sub = bus.subscribe('ticks', { from: 'earliest' });
     const got = collect(sub);
     const disconnects: TickbusError[] = [];
@@ -137,7 +140,7 @@ describe('subscription', () => {
     }
     await Promise.all(sends);
     await until(() => got.length >= 60, 'all records', 5000);
-    await new Promise((r) => setTimeout(r, 20));
+    await barrier.barrier(); // a duplicate the fake sent before the Ping has arrived by now
     expect(got).toHaveLength(60);
     for (const p of [0, 1, 2]) expect(values(got, p)).toEqual(logOf(broker, p));
     expect(disconnects.length).toBeGreaterThan(0);
@@ -255,7 +258,7 @@ describe('subscription', () => {
   });
 
   it('grants credit as records are taken, half a window at a time, and none while paused', async () => {
-    const { broker, bus } = await setup();
+    const { broker, bus, barrier } = await setup();
     const sub = bus.subscribe('ticks', { from: 'earliest', partitions: [0], creditBytes: 1000 });
     const got = collect(sub);
     await until(() => sub.positions().get(0) === 0, 'subscribed');
@@ -270,8 +273,12 @@ describe('subscription', () => {
 
     sub.pause();
     const before = broker.sent('Credit').length;
+    const bytesAtPause = sub.stats.bytes;
     for (let i = 0; i < 10; i++) await bus.send('ticks', [{ value: 'y'.repeat(100) }], { partition: 0 });
-    await new Promise((r) => setTimeout(r, 10));
+    // Past the barrier the deliveries the window still allowed have reached the SDK, and a Credit it sent for
+    // them would have reached the fake.
+    await barrier.barrier();
+    expect(sub.stats.bytes).toBeGreaterThan(bytesAtPause); // records did arrive while paused: held, not handed out
     expect(got).toHaveLength(10);
     expect(broker.sent('Credit').length).toBe(before);
     sub.resume();
@@ -315,7 +322,7 @@ describe('subscription', () => {
   });
 
   it('assign / revoke / positions: revoked partitions stop, positions are the next offsets', async () => {
-    const { broker, bus } = await setup();
+    const { broker, bus, barrier } = await setup();
     for (const p of [0, 1, 2]) await bus.send('ticks', Array.from({ length: 4 }, (_, i) => ({ value: `p${p}-${i}` })), { partition: p });
     const sub = bus.subscribe('ticks', { from: 'earliest', partitions: [0] });
     const got: ConsumedRecord[] = [];
@@ -329,7 +336,7 @@ describe('subscription', () => {
     await until(() => release !== null, 'handler of 1/2 running');
     let revoked: Map<number, number> | null = null;
     const revoking = sub.revoke([1]).then((m) => (revoked = m));
-    await new Promise((r) => setTimeout(r, 5));
+    await barrier.barrier(); // the Unsubscribe went out and anything the fake answered came back
     expect(revoked).toBeNull(); // waits for the record in the handler
     release!();
     await revoking;
