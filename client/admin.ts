@@ -4,6 +4,7 @@ import type { Frame, TopicConfigWire, TopicInfoWire } from '../schemas/frames.js
 import type { BootstrapLink } from './bootstrap.js';
 import { ErrorCode, TickbusError } from './errors.js';
 import type { MetadataCache } from './metadata.js';
+import { int } from './options.js';
 
 export type TopicConfig = TopicConfigWire;
 
@@ -26,12 +27,33 @@ export interface PartitionDescription {
   leaderEpoch: number;
   logStartOffset: number;
   highWatermark: number;
+  /** The leader's broker id; -1 while the partition has no leader (and on a single node). */
+  leaderId: number;
+  /** Broker ids holding a replica, in preference order (empty on a single node). */
+  replicas: number[];
+  /** The in-sync replicas: those an acks 'all' write waits for. */
+  isr: number[];
+  /** The zone of each replica, in the order of `replicas`. */
+  replicaZones: string[];
 }
 
 export interface TopicDescription {
   name: string;
   partitions: PartitionDescription[];
   config: TopicConfig | null;
+  /** Replicas per partition (1 on a single node). */
+  replicationFactor: number;
+  /** In-sync replicas an acks 'all' write needs (else NOT_ENOUGH_REPLICAS). */
+  minInsync: number;
+}
+
+export interface CreateTopicOptions {
+  partitions: number;
+  /** Cluster: replicas per partition. Default: the broker's. */
+  replicationFactor?: number;
+  /** Cluster: in-sync replicas an acks 'all' write needs. Default: the broker's. At most replicationFactor. */
+  minInsync?: number;
+  config?: TopicConfigInput;
 }
 
 const CONFIG_KEYS = ['fsync', 'fsyncIntervalMs', 'segmentBytes', 'segmentMs', 'retentionBytes', 'retentionMs'] as const;
@@ -39,8 +61,23 @@ const CONFIG_KEYS = ['fsync', 'fsyncIntervalMs', 'segmentBytes', 'segmentMs', 'r
 function describeTopic(t: TopicInfoWire): TopicDescription {
   return {
     name: t.name,
-    partitions: [...t.partitions].sort((a, b) => a.partition - b.partition).map((p) => ({ ...p })),
+    partitions: [...t.partitions]
+      .sort((a, b) => a.partition - b.partition)
+      .map((p) => ({
+        partition: p.partition,
+        ownerId: p.ownerId,
+        endpoint: p.endpoint,
+        leaderEpoch: p.leaderEpoch,
+        logStartOffset: p.logStartOffset,
+        highWatermark: p.highWatermark,
+        leaderId: p.leaderId ?? -1,
+        replicas: [...(p.replicas ?? [])],
+        isr: [...(p.isr ?? [])],
+        replicaZones: [...(p.replicaZones ?? [])],
+      })),
     config: t.config ? { ...t.config } : null,
+    replicationFactor: t.replicationFactor ?? 1,
+    minInsync: t.minInsync ?? 1,
   };
 }
 
@@ -60,11 +97,23 @@ export class Admin {
     private readonly metadata: MetadataCache,
   ) {}
 
-  async createTopic(name: string, opts: { partitions: number; config?: TopicConfigInput }): Promise<TopicDescription> {
+  async createTopic(name: string, opts: CreateTopicOptions): Promise<TopicDescription> {
     checkName(name);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JavaScript callers pass anything
     if (typeof opts !== 'object' || opts === null) throw new TypeError('createTopic(name, { partitions }) needs options');
     const { partitions } = opts;
     if (!Number.isInteger(partitions) || partitions < 1) throw new RangeError(`partitions must be an integer of at least 1, got ${String(partitions)}`);
+    const replication: { replicationFactor?: number; minInsync?: number } = {};
+    for (const k of ['replicationFactor', 'minInsync'] as const) {
+      const v = opts[k];
+      if (v === undefined) continue;
+      replication[k] = int(k, v, 1, 0x7fff_ffff); // int32 on the wire; the broker checks it against its brokers
+    }
+    if (replication.minInsync !== undefined && replication.replicationFactor !== undefined && replication.minInsync > replication.replicationFactor) {
+      throw new RangeError(
+        `minInsync (${replication.minInsync}) must not exceed replicationFactor (${replication.replicationFactor}): no acks 'all' write could ever be acknowledged`,
+      );
+    }
     const config: Partial<TopicConfigWire> = {};
     for (const [k, v] of Object.entries(opts.config ?? {})) {
       if (!(CONFIG_KEYS as readonly string[]).includes(k)) throw new TypeError(`unknown topic config '${k}'; known: ${CONFIG_KEYS.join(', ')}`);
@@ -77,7 +126,14 @@ export class Admin {
         (config as Record<string, number>)[k] = v;
       }
     }
-    const f = await this.bootstrap.request({ type: 'CreateTopic', requestId: 0, name, partitions, config: Object.keys(config).length ? config : null });
+    const f = await this.bootstrap.request({
+      type: 'CreateTopic',
+      requestId: 0,
+      name,
+      partitions,
+      config: Object.keys(config).length ? config : null,
+      ...replication,
+    });
     const t = topicsOf(f, 'CreateTopic').find((x) => x.name === name);
     if (!t) throw new TickbusError(ErrorCode.MALFORMED_FRAME, `CreateTopic answer does not describe '${name}'`);
     this.metadata.put(t);

@@ -1,7 +1,10 @@
 // The client's link to the bootstrap endpoint (main thread of a broker): metadata and admin.
 // One shared connection, opened on first use and reopened after it drops, trying the configured
-// brokers in turn. Requests that are safe to repeat (Metadata) are retried through reconnects;
-// others (CreateTopic...) fail with the retryable error and the caller decides.
+// brokers in turn (round robin: a broker that failed is tried last next time). Requests that are safe
+// to repeat (Metadata) are retried through reconnects; others (CreateTopic...) fail with the
+// retryable error and the caller decides. A broker that stops answering (a paused process keeps its
+// sockets open) or that lost the control plane is left for the next one: in a cluster any broker
+// answers metadata.
 import type { Frame } from '../schemas/frames.js';
 import { Backoff } from './backoff.js';
 import { Connection, type ConnectionListener } from './connection.js';
@@ -14,6 +17,7 @@ type RequestFrame = Extract<Frame, { requestId: number }>;
 export class BootstrapLink {
   private conn: Connection | null = null;
   private opening: Promise<Connection> | null = null;
+  /** Index in brokers of the one to try first (the one `conn` is open to, while it is). */
   private next = 0;
   private closed = false;
 
@@ -75,7 +79,20 @@ export class BootstrapLink {
   /** One request on the shared connection. ErrorReply rejects with its TickbusError. */
   async request(frame: RequestFrame, timeoutMs?: number): Promise<Frame> {
     const c = await this.connection();
-    return c.call(frame, timeoutMs);
+    try {
+      return await c.call(frame, timeoutMs);
+    } catch (err) {
+      if (err instanceof TickbusError && (err.code === ErrorCode.TIMEOUT || err.code === ErrorCode.CONTROL_PLANE_UNAVAILABLE)) this.moveOn(c);
+      throw err;
+    }
+  }
+
+  /** Leaves the broker behind `c` for the next one: the next request opens a connection there. */
+  private moveOn(c: Connection): void {
+    if (this.conn !== c || this.opts.brokers.length < 2) return;
+    this.conn = null;
+    this.next = (this.next + 1) % this.opts.brokers.length;
+    c.close('unresponsive: trying the next broker');
   }
 
   /**

@@ -1,18 +1,25 @@
-// What the client knows about topics: partitions and the owner endpoint serving each. Filled from
-// MetadataResult, refreshed on demand (a retryable error, a reconnect), never on a timer: metadata
-// only changes when an owner restarts or a topic is created or deleted, and every such change shows
-// up as an error or a closed socket first.
+// What the client knows about topics: partitions and the owner endpoint serving each (in a cluster,
+// the partition leader's owner endpoint and its leader epoch). Filled from MetadataResult, refreshed
+// on demand (a retryable error, a reconnect), never on a timer: metadata only changes when an owner
+// restarts, a leader fails over, or a topic is created or deleted, and every such change shows up
+// first as an error (NOT_OWNER, NOT_LEADER, FENCED_LEADER_EPOCH...) or a closed socket.
 import type { TopicConfigWire, TopicInfoWire } from '../schemas/frames.js';
 import { ErrorCode, TickbusError } from './errors.js';
 
 export interface PartitionMeta {
   partition: number;
   ownerId: number;
-  /** ws:// URL of the owner endpoint serving this partition. */
+  /** ws:// URL of the owner endpoint serving this partition (the leader's); '' while it has no leader (failover). */
   endpoint: string;
+  /** Carried in Produce and Subscribe so a deposed leader refuses them (FENCED_LEADER_EPOCH). */
   leaderEpoch: number;
   logStartOffset: number;
   highWatermark: number;
+  /** Cluster only: the leader's broker id (-1: offline), replicas in preference order, the ISR, zones by replica. */
+  leaderId?: number;
+  replicas?: number[];
+  isr?: number[];
+  replicaZones?: string[];
 }
 
 export interface TopicMeta {
@@ -20,6 +27,8 @@ export interface TopicMeta {
   /** Indexed by partition number. */
   partitions: PartitionMeta[];
   config: TopicConfigWire | null;
+  replicationFactor?: number;
+  minInsync?: number;
 }
 
 export function topicMetaFrom(t: TopicInfoWire): TopicMeta {
@@ -28,7 +37,23 @@ export function topicMetaFrom(t: TopicInfoWire): TopicMeta {
   for (let i = 0; i < partitions.length; i++) {
     if (!partitions[i]) throw new TickbusError(ErrorCode.MALFORMED_FRAME, `metadata for '${t.name}' misses partition ${i}`);
   }
-  return { name: t.name, partitions, config: t.config };
+  const meta: TopicMeta = { name: t.name, partitions, config: t.config };
+  if (t.replicationFactor !== undefined) meta.replicationFactor = t.replicationFactor;
+  if (t.minInsync !== undefined) meta.minInsync = t.minInsync;
+  return meta;
+}
+
+/**
+ * The owner endpoint to send a partition's requests to, or a retryable OWNER_UNAVAILABLE while the
+ * partition has no leader (endpoint '' during a failover): the caller backs off and refreshes, the same
+ * path as NOT_OWNER / NOT_LEADER.
+ */
+export function leaderEndpoint(topic: string, pm: PartitionMeta): string {
+  if (pm.endpoint !== '') return pm.endpoint;
+  throw new TickbusError(ErrorCode.OWNER_UNAVAILABLE, `${topic}/${pm.partition} has no leader right now (failover in progress); retrying with fresh metadata`, {
+    topic,
+    partition: pm.partition,
+  });
 }
 
 export type MetadataFetcher = (topics: string[]) => Promise<TopicInfoWire[]>;

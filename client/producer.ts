@@ -16,8 +16,11 @@
 // has an answer, then decides from the first failed batch (lowest sequence):
 //   DUPLICATE_SEQUENCE → the broker wrote that batch but no longer knows its offset: it is done
 //     (acks with offset -1), never failed, never sent again; it decides nothing for the others;
-//   retryable (connection closed, not owner, timeout...) → refresh metadata, reconnect after
-//     backoff, resend every unacknowledged batch as it was, in order;
+//   retryable (connection closed, not owner, not leader, fenced or unknown leader epoch, no leader
+//     during a failover, timeout...) → refresh metadata, reconnect (to the new leader) after
+//     backoff, resend every unacknowledged batch as it was, in order. The new leader replicated the
+//     producer state with the log, so a batch the old leader appended is recognised, not written twice;
+//     one it lost in the failover (never acknowledged with acks 'all') is appended;
 //   not retryable → that batch was not written, so neither was any later one (the broker refuses a
 //     gap in sequences): it fails alone, and the later batches are encoded again in a new producer
 //     session (fresh producerId, sequence 0);
@@ -35,7 +38,7 @@ import {
 } from './batch-accumulator.js';
 import type { Connection } from './connection.js';
 import { ErrorCode, TickbusError } from './errors.js';
-import type { MetadataCache, TopicMeta } from './metadata.js';
+import { leaderEndpoint, type MetadataCache, type TopicMeta } from './metadata.js';
 import type { ResolvedOptions } from './options.js';
 import type { OwnerLinks } from './owner-links.js';
 import { Partitioner } from './partitioner.js';
@@ -49,7 +52,11 @@ export interface SendRecord {
 }
 
 export interface SendOptions {
-  /** 'leader' (default): acked once appended; 'durable': once fsynced; 'none': no ack (offsets are -1). */
+  /**
+   * 'leader' (default): acked once appended on the leader (lost if the leader fails before a follower has it);
+   * 'all': once every in-sync replica has it (one node: like 'durable'); 'durable': once fsynced;
+   * 'none': no ack (offsets are -1).
+   */
   acks?: AcksMode;
   /** Send every record to this partition instead of using the key. */
   partition?: number;
@@ -159,6 +166,8 @@ class PartitionPipeline {
    */
   window: Batch[] = [];
   conn: Connection | null = null;
+  /** Leader epoch the metadata named when `conn` was chosen: sent in every Produce, so a deposed leader refuses it. */
+  leaderEpoch = -1;
   /** Set while connecting, waiting for in-flight requests to settle, or backing off. */
   blocked = false;
   retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -231,7 +240,9 @@ export class Producer {
       if (typeof topic !== 'string' || topic.length === 0) throw new TypeError(`send() needs a topic name, got ${String(topic)}`);
       if (!Array.isArray(records)) throw new TypeError('send() takes an array of records: send(topic, [{ key, value }])');
       acks = opts.acks ?? 'leader';
-      if (acks !== 'none' && acks !== 'leader' && acks !== 'durable') throw new TypeError(`acks must be 'none', 'leader' or 'durable', got '${String(acks)}'`);
+      if (acks !== 'none' && acks !== 'leader' && acks !== 'all' && acks !== 'durable') {
+        throw new TypeError(`acks must be 'none', 'leader', 'all' or 'durable', got '${String(acks)}'`);
+      }
       if (opts.partition !== undefined && (!Number.isInteger(opts.partition) || opts.partition < 0)) {
         throw new RangeError(`partition must be a non-negative integer, got ${String(opts.partition)}`);
       }
@@ -467,7 +478,7 @@ export class Producer {
     b.error = null;
     this.stats.batchesSent++;
     this.stats.recordsSent += b.cut.records.length;
-    const frame: Frame = { type: 'Produce', requestId: 0, topic: pl.topic, partition: pl.partition, acks: b.acks, batch: b.bytes };
+    const frame: Frame = { type: 'Produce', requestId: 0, topic: pl.topic, partition: pl.partition, acks: b.acks, batch: b.bytes, leaderEpoch: pl.leaderEpoch };
     if (b.acks === 'none') {
       // No answer will come: the batch is done once handed to the socket.
       conn.post(frame);
@@ -640,7 +651,7 @@ export class Producer {
           partition: pl.partition,
         });
       }
-      return this.links.get(pm.endpoint);
+      return this.links.get(leaderEndpoint(pl.topic, pm)).then((conn) => ({ conn, epoch: pm.leaderEpoch }));
     });
     connP.catch(() => undefined); // a late failure after the deadline is nobody's business
     Promise.race([connP, deadline])
@@ -648,9 +659,10 @@ export class Producer {
         if (timer) clearTimeout(timer);
       })
       .then(
-        (conn) => {
+        ({ conn, epoch }) => {
           if (attempt !== pl.connectAttempt) return;
           pl.conn = conn;
+          pl.leaderEpoch = epoch;
           pl.blocked = false;
           pl.backoff.reset();
           this.pump(pl);

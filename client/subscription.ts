@@ -11,6 +11,13 @@
 // Resubscribing after any disconnect also starts at `received`, so what was received once is never
 // asked for again, and what was not is always asked for.
 //
+// Leaders: every Subscribe carries the leader epoch the metadata names; NOT_LEADER, a fenced or
+// unknown epoch, NOT_OWNER, a dropped owner socket or a partition without a leader (endpoint '')
+// all resubscribe from `received` on whichever broker the refreshed metadata names. With
+// isolation 'leader' records arrive before they are committed, so a failover can truncate some
+// the application has seen: the new leader then refuses `received` as past its head, and the
+// subscription says so with a 'truncated' event and resumes below it (onOutOfRange).
+//
 // Delivery: received frames are queued as chunks (views into the socket's message, no copy) and
 // decoded one batch at a time as the application takes records, from the socket's message handler
 // itself when the application uses a callback (no extra turn on the live path).
@@ -18,7 +25,7 @@
 // Flow control: with creditBytes > 0 the broker sends at most that many bytes ahead of Credit
 // frames. A chunk's bytes are granted back once all its records were taken, in grants of half the
 // window; a paused subscription takes nothing, so it grants nothing and the broker stops.
-import type { Frame, FrameOf, StartSpec } from '../schemas/frames.js';
+import type { Frame, FrameOf, Isolation, StartSpec } from '../schemas/frames.js';
 import {
   BATCH_HEADER_SIZE,
   BatchCheck,
@@ -57,6 +64,20 @@ export interface SubscribeOptions {
   autoCommitIntervalMs?: number;
   /** Group: the coordinator drops a member silent this long, ms. Default 10 000. */
   sessionTimeoutMs?: number;
+  /**
+   * 'committed' (default): only records every in-sync replica has (below the high watermark): never
+   * taken back by a failover. 'leader': records as soon as the leader appends them (lowest latency);
+   * after a failover some may be truncated, and the subscription says so with a 'truncated' event.
+   */
+  isolation?: Isolation;
+}
+
+/** A failover truncated records an isolation 'leader' subscription had received; it resumes at `offset`. */
+export interface TruncationInfo {
+  topic: string;
+  partition: number;
+  /** The offset delivery resumes from: records at or after it that were seen before may have been replaced. */
+  offset: number;
 }
 
 /** One delivered record. key, value and header values are views into the received frame (zero-copy). */
@@ -82,6 +103,8 @@ export interface SubscriptionEvents {
   resume: [partitions: number[]];
   /** A gap (or corrupt batch) was seen: the partition is resubscribed from `expected`. */
   gap: [partition: number, expected: number, got: number];
+  /** Isolation 'leader' only: a failover truncated records this subscription received; it resumes at `info.offset`. */
+  truncated: [info: TruncationInfo];
   close: [];
 }
 
@@ -94,10 +117,13 @@ export interface SubscriptionStats {
   resubscribes: number;
   disconnects: number;
   creditGranted: number;
+  /** 'truncated' events: a failover took back records this subscription had received (isolation 'leader'). */
+  truncations: number;
 }
 
 type StartPos = { kind: 'earliest' } | { kind: 'latest' } | { kind: 'offset'; value: number } | { kind: 'timestamp'; value: number };
-type CursorState = 'pending' | 'subscribing' | 'active' | 'failed' | 'gone';
+/** 'checking': a resubscribe was refused as out of range; fresh metadata decides why (onOutOfRange). */
+type CursorState = 'pending' | 'subscribing' | 'checking' | 'active' | 'failed' | 'gone';
 
 /** The subscription's place in one partition. */
 interface Cursor {
@@ -116,6 +142,10 @@ interface Cursor {
   conn: Connection | null;
   /** Bytes of fully consumed frames not yet granted back. */
   consumed: number;
+  /** Leader epoch the metadata named when the cursor was last placed on a broker; -1 unknown. */
+  leaderEpoch: number;
+  /** When a resubscribe was first refused as past the head (ms), while that lasts; -1 otherwise. */
+  outOfRangeSince: number;
 }
 
 /** A received Deliver frame's kept batches, [pos, end) of `bytes`. */
@@ -162,7 +192,7 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
   readonly topic: string;
   /** Delivery latency of the last record handed out: broker ingress (batch append time) → handler, µs. */
   latencyUs = 0;
-  readonly stats: SubscriptionStats = { records: 0, bytes: 0, gaps: 0, corruptBatches: 0, resubscribes: 0, disconnects: 0, creditGranted: 0 };
+  readonly stats: SubscriptionStats = { records: 0, bytes: 0, gaps: 0, corruptBatches: 0, resubscribes: 0, disconnects: 0, creditGranted: 0, truncations: 0 };
 
   private readonly cursors = new Map<number, Cursor>();
   private readonly links: OwnerLinks;
@@ -171,6 +201,7 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
   private readonly maxRetries: number;
   private readonly checkCrcs: boolean;
   private readonly from: StartPos;
+  private readonly isolation: Isolation;
 
   private queue: Chunk[] = [];
   private qHead = 0;
@@ -206,6 +237,9 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
     super();
     this.topic = topic;
     this.from = startPos(opts.from);
+    const iso = opts.isolation ?? 'committed';
+    if (iso !== 'committed' && iso !== 'leader') throw new TypeError(`isolation must be 'committed' or 'leader', got ${JSON.stringify(iso)}`);
+    this.isolation = iso;
     const cb = opts.creditBytes ?? 1024 * 1024;
     if (!Number.isInteger(cb) || cb < 0 || cb > 0xffff_ffff) throw new RangeError(`creditBytes must be an integer from 0 to 4294967295, got ${String(cb)}`);
     this.creditBytes = cb;
@@ -299,6 +333,8 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
         gen: 0,
         conn: null,
         consumed: 0,
+        leaderEpoch: -1,
+        outOfRangeSince: -1,
       });
       return;
     }
@@ -307,6 +343,7 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
     old.received = -1;
     old.delivered = -1;
     old.consumed = 0;
+    old.outOfRangeSince = -1;
     old.gen++;
     // On a live socket the new Subscribe replaces the old one; otherwise the next resume subscribes.
     if (old.conn && !old.conn.closed && old.state !== 'failed') this.subscribeCursor(old, old.conn);
@@ -483,6 +520,12 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
           this.failCursors([c], new TickbusError(ErrorCode.UNKNOWN_PARTITION, `topic '${this.topic}' has ${meta.partitions.length} partitions; partition ${c.partition} does not exist`, { topic: this.topic, partition: c.partition }));
           continue;
         }
+        if (pm.endpoint === '') {
+          // No leader yet (failover under way): try again with fresh metadata after backoff.
+          this.resumeAgain = true;
+          continue;
+        }
+        c.leaderEpoch = pm.leaderEpoch;
         const list = byUrl.get(pm.endpoint) ?? [];
         list.push(c);
         byUrl.set(pm.endpoint, list);
@@ -511,9 +554,13 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
     c.state = 'subscribing';
     c.conn = conn;
     c.consumed = 0;
-    const start: StartSpec = c.received >= 0 ? { partition: c.partition, kind: 'offset', value: c.received } : { partition: c.partition, ...c.start };
+    const start: StartSpec =
+      c.received >= 0
+        ? { partition: c.partition, kind: 'offset', value: c.received, leaderEpoch: c.leaderEpoch }
+        : { partition: c.partition, ...c.start, leaderEpoch: c.leaderEpoch };
     const resumed = c.received >= 0;
-    conn.request({ type: 'Subscribe', requestId: 0, topic: this.topic, starts: [start], creditBytes: this.creditBytes }, (err, f) => {
+    const frame: Frame = { type: 'Subscribe', requestId: 0, topic: this.topic, starts: [start], creditBytes: this.creditBytes, isolation: this.isolation };
+    conn.request(frame, (err, f) => {
       if (c.gen !== gen || this.cursors.get(c.partition) !== c || this.closedFlag) return; // superseded
       if (err) return this.onSubscribeError(c, err);
       if (f?.type !== 'SubscribeOk' || f.partition !== c.partition) {
@@ -530,6 +577,7 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
       return;
     }
     c.state = 'active';
+    c.outOfRangeSince = -1;
     c.received = f.startOffset;
     if (c.delivered < 0) c.delivered = f.startOffset;
     c.highWatermark = f.highWatermark;
@@ -548,7 +596,64 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
       this.scheduleResume();
       return;
     }
+    if (err.code === ErrorCode.OFFSET_OUT_OF_RANGE && c.received >= 0) {
+      void this.onOutOfRange(c, err);
+      return;
+    }
     this.failCursors([c], err);
+  }
+
+  /**
+   * A resubscribe at `received` was refused as out of range. Fresh metadata says which side:
+   *   - below the log start: retention deleted records never delivered: reported, never skipped;
+   *   - past the head, isolation 'leader': a failover truncated records we received (the new leader
+   *     never had them). Told with a 'truncated' event, then resumed from the new leader's high
+   *     watermark (or our position, if lower): re-reading a few records is safe, skipping is not;
+   *   - past the head otherwise (or metadata not yet showing a shorter log): a new leader's high
+   *     watermark trails the old one's until its followers report in, so this passes by itself:
+   *     retried with backoff, and reported only if it lasts longer than requestTimeoutMs.
+   */
+  private async onOutOfRange(c: Cursor, err: TickbusError): Promise<void> {
+    c.state = 'checking';
+    const gen = c.gen;
+    const current = (): boolean => c.gen === gen && c.state === 'checking' && this.cursors.get(c.partition) === c && !this.closedFlag;
+    let pm;
+    try {
+      pm = (await this.ctx.bus.metadata(this.topic, true)).partitions[c.partition];
+    } catch {
+      pm = undefined; // unknown for now: treated as inconclusive below
+    }
+    if (!current()) return;
+    const now = Date.now();
+    if (c.outOfRangeSince < 0) c.outOfRangeSince = now;
+    const e = new TickbusError(err.code, err.message, { topic: this.topic, partition: c.partition, retryable: false, cause: err.cause });
+    if (pm && c.received < pm.logStartOffset) {
+      this.failCursors([c], e);
+      return;
+    }
+    if (pm && this.isolation === 'leader' && pm.highWatermark < c.received) {
+      // Received but not yet handed out is dropped and read again from the new leader; the event is
+      // owed only when the application itself saw records at or past the resume point.
+      const seen = c.delivered >= 0 ? c.delivered : c.received;
+      const at = Math.max(pm.logStartOffset, Math.min(pm.highWatermark, seen));
+      this.purge(c);
+      c.received = at;
+      c.delivered = at;
+      c.outOfRangeSince = -1;
+      c.state = 'pending';
+      if (seen > at) {
+        this.stats.truncations++;
+        this.emit('truncated', { topic: this.topic, partition: c.partition, offset: at });
+      }
+      this.kickResume();
+      return;
+    }
+    if (now - c.outOfRangeSince >= this.ctx.options.requestTimeoutMs) {
+      this.failCursors([c], e);
+      return;
+    }
+    c.state = 'pending';
+    this.scheduleResume();
   }
 
   private failCursors(cs: Cursor[], err: TickbusError): void {

@@ -5,6 +5,12 @@
 // Messages travel asynchronously (one microtask hop) and in order per socket, like a network.
 // Idempotence uses the broker's own ProducerState, so the SDK is tested against the real window of
 // remembered batches (a fake that remembered every sequence once hid a window of 5).
+// Leaders: moveLeader() moves a partition to a new owner URL with the next leader epoch, like a
+// cluster failover: the old owner answers NOT_LEADER (or FENCED_LEADER_EPOCH), every request is checked
+// against the current epoch, metadata may show the partition offline ('') for a few answers, and the new
+// leader's log may be shorter (an unreplicated tail lost), with the producer state rebuilt from what is
+// left — as a real new leader's is, from its replicated log. The fake delivers on append and ignores
+// isolation: its subscribers see what an isolation 'leader' subscriber sees.
 import { APPEND, ProducerState } from '../../broker/log/producer-state.js';
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
 import { decodeFrame, encodeFrame, errorFrame, type Frame, type FrameOf, PROTOCOL_VERSION } from '../../schemas/frames.js';
@@ -27,8 +33,16 @@ export class FakePartition {
   nextOffset = 0;
   logStartOffset = 0;
   /** The broker's own idempotence rules and window. */
-  readonly producers = new ProducerState();
+  producers = new ProducerState();
   subs = new Set<FakeSub>();
+  leaderEpoch = 0;
+  /** Owner index of the leader after a moveLeader(); null: the default owner (partition % owners). */
+  leaderOwner: number | null = null;
+  /** URLs that led this partition before: they answer `staleAnswer`. */
+  readonly formerLeaders = new Set<string>();
+  staleAnswer: number = ErrorCode.NOT_LEADER;
+  /** Metadata answers still to show this partition without a leader (endpoint '', leaderId -1). */
+  offlineAnswers = 0;
   constructor(
     readonly topic: string,
     readonly partition: number,
@@ -44,6 +58,32 @@ export class FakePartition {
     }
     this.logStartOffset = this.baseOffsets[0] ?? this.nextOffset;
   }
+
+  /** Drops whole batches from `offset` on (a failover losing an unreplicated tail); rebuilds the producer state from what is left. */
+  truncateTo(offset: number): void {
+    const keep = this.baseOffsets.findIndex((b) => b >= offset);
+    if (keep < 0) return;
+    if (this.baseOffsets[keep] !== offset) throw new Error(`truncateTo(${offset}) is not at a batch boundary`);
+    this.batches.length = keep;
+    this.baseOffsets.length = keep;
+    this.nextOffset = offset;
+    this.producers = new ProducerState();
+    for (let i = 0; i < this.batches.length; i++) {
+      const b = this.batches[i]!;
+      this.producers.record(batchProducerId(b), batchProducerEpoch(b), batchBaseSequence(b), batchRecordCount(b), this.baseOffsets[i]!);
+    }
+  }
+}
+
+export interface MoveLeaderOptions {
+  /** What the old leader answers from now on. Default NOT_LEADER. */
+  answer?: typeof ErrorCode.NOT_LEADER | typeof ErrorCode.FENCED_LEADER_EPOCH;
+  /** The new leader's log ends here (whole batches from it are lost). Default: it has everything. */
+  truncateTo?: number;
+  /** Subscribers on the old leader: told NOT_LEADER (default), or their sockets dropped (the old leader died). */
+  subscribers?: 'push-error' | 'drop';
+  /** Metadata answers that show the partition offline before the new leader appears. Default 0. */
+  offlineFor?: number;
 }
 
 interface FakeSub {
@@ -84,7 +124,10 @@ export class FakeConn {
 
 export interface FakeHooks {
   /** Return 'close' to drop the connection instead of answering, 'ack-then-drop' to append and drop before the ack, or an error. */
-  produce?: (f: FrameOf<'Produce'>, conn: FakeConn) => 'close' | 'append-then-drop' | 'hold' | TickbusError | undefined;
+  produce?: (
+    f: FrameOf<'Produce'>,
+    conn: FakeConn,
+  ) => 'close' | 'append-then-drop' | 'hold' | 'fail-over' | 'append-then-fail-over' | 'append-then-lose' | TickbusError | undefined;
   subscribe?: (f: FrameOf<'Subscribe'>, conn: FakeConn) => TickbusError | undefined;
   /** May change a Deliver's batch bytes (a copy) before it is sent: corruption tests. */
   mutateDeliver?: (bytes: Uint8Array, partition: number) => void;
@@ -105,6 +148,14 @@ export class FakeBroker implements Transport {
   incarnation = 0;
   held: { conn: FakeConn; f: FrameOf<'Produce'> }[] = [];
   opens = 0;
+  /** Further bootstrap URLs that answer (all serve the same cluster). */
+  readonly bootstraps = new Set<string>([BOOTSTRAP]);
+  /** Bootstrap URLs that answer Hello and then nothing (a broker that hangs after accepting clients). */
+  readonly silent = new Set<string>();
+  /** CreateTopic's replication settings, echoed in metadata like a cluster's. */
+  readonly replication = new Map<string, { replicationFactor: number; minInsync: number }>();
+  private nextLeaderOwner = 100;
+  readonly leaderMoves: { topic: string; partition: number; epoch: number; url: string }[] = [];
 
   createTopic(name: string, partitions: number): void {
     this.topics.set(
@@ -127,6 +178,32 @@ export class FakeBroker implements Transport {
     return ownerUrl(p % this.owners, this.incarnation);
   }
 
+  /** The URL of the partition's current leader. */
+  leaderOf(part: FakePartition): string {
+    return part.leaderOwner === null ? this.endpointOf(part.partition) : ownerUrl(part.leaderOwner, this.incarnation);
+  }
+
+  /** A failover: the partition moves to a new owner URL with the next leader epoch. */
+  moveLeader(topic: string, partition: number, opts: MoveLeaderOptions = {}): void {
+    const p = this.partition(topic, partition);
+    const old = this.leaderOf(p);
+    p.formerLeaders.add(old);
+    p.staleAnswer = opts.answer ?? ErrorCode.NOT_LEADER;
+    p.leaderOwner = this.nextLeaderOwner++;
+    p.leaderEpoch++;
+    p.formerLeaders.delete(this.leaderOf(p));
+    p.offlineAnswers = opts.offlineFor ?? 0;
+    if (opts.truncateTo !== undefined) p.truncateTo(opts.truncateTo);
+    this.leaderMoves.push({ topic, partition, epoch: p.leaderEpoch, url: this.leaderOf(p) });
+    const subs = [...p.subs].filter((s) => s.conn.url === old);
+    for (const s of subs) p.subs.delete(s);
+    if (opts.subscribers === 'drop') {
+      for (const c of [...this.conns]) if (c.url === old) c.drop();
+    } else {
+      for (const s of subs) s.conn.send(errorFrame(new TickbusError(ErrorCode.NOT_LEADER, `not the leader of ${topic}/${partition} any more`, { topic, partition }), 0));
+    }
+  }
+
   /** Drops every socket. */
   dropAll(): void {
     for (const c of [...this.conns]) c.drop();
@@ -147,7 +224,7 @@ export class FakeBroker implements Transport {
     await Promise.resolve();
     this.opens++;
     const isOwner = url.startsWith('ws://fake-owner-');
-    if (this.down || (isOwner && !url.endsWith(`:${this.incarnation}`)) || (!isOwner && url !== BOOTSTRAP)) {
+    if (this.down || (isOwner && !url.endsWith(`:${this.incarnation}`)) || (!isOwner && !this.bootstraps.has(url) && !this.silent.has(url))) {
       throw new TickbusError(ErrorCode.CONNECTION_CLOSED, `cannot connect to ${url}: ECONNREFUSED`);
     }
     const conn = new FakeConn(this, url, handlers);
@@ -170,6 +247,7 @@ export class FakeBroker implements Transport {
     const f = decodeFrame(bytes);
     conn.received.push(f);
     this.log.push({ url: conn.url, frame: f, conn });
+    if (this.silent.has(conn.url) && conn.hello) return;
     if (!conn.hello) {
       if (f.type !== 'Hello' || f.protocolVersion !== PROTOCOL_VERSION) {
         conn.send(errorFrame(new TickbusError(ErrorCode.HELLO_REQUIRED, 'Hello first')));
@@ -200,21 +278,36 @@ export class FakeBroker implements Transport {
             .map((n) => ({
               name: n,
               config: null,
-              partitions: this.topics.get(n)!.map((p) => ({
-                partition: p.partition,
-                ownerId: p.partition % this.owners,
-                endpoint: this.endpointOf(p.partition),
-                leaderEpoch: 0,
-                logStartOffset: p.logStartOffset,
-                highWatermark: p.nextOffset,
-              })),
+              ...this.replication.get(n),
+              partitions: this.topics.get(n)!.map((p) => {
+                const offline = p.offlineAnswers > 0;
+                if (offline) p.offlineAnswers--;
+                const owner = p.leaderOwner ?? p.partition % this.owners;
+                return {
+                  partition: p.partition,
+                  ownerId: owner,
+                  endpoint: offline ? '' : this.leaderOf(p),
+                  leaderEpoch: p.leaderEpoch,
+                  logStartOffset: p.logStartOffset,
+                  highWatermark: p.nextOffset,
+                  leaderId: offline ? -1 : owner,
+                  replicas: [owner],
+                  isr: [owner],
+                  replicaZones: ['z'],
+                };
+              }),
             })),
         });
         return;
       }
+      case 'DescribeTopic':
+        if (!this.topics.has(f.name)) throw new TickbusError(ErrorCode.UNKNOWN_TOPIC, `topic '${f.name}' does not exist`, { topic: f.name });
+        this.dispatch(conn, { type: 'Metadata', requestId: f.requestId, topics: [f.name] });
+        return;
       case 'CreateTopic':
         if (this.topics.has(f.name)) throw new TickbusError(ErrorCode.TOPIC_EXISTS, `topic '${f.name}' exists`);
         this.createTopic(f.name, f.partitions);
+        if (f.replicationFactor || f.minInsync) this.replication.set(f.name, { replicationFactor: f.replicationFactor ?? 0, minInsync: f.minInsync ?? 0 });
         this.dispatch(conn, { type: 'Metadata', requestId: f.requestId, topics: [f.name] });
         return;
       case 'Produce':
@@ -240,19 +333,41 @@ export class FakeBroker implements Transport {
     }
   }
 
-  private owned(conn: FakeConn, topic: string, partition: number): FakePartition {
+  private owned(conn: FakeConn, topic: string, partition: number, epoch?: number): FakePartition {
     const parts = this.topics.get(topic);
     if (!parts) throw new TickbusError(ErrorCode.UNKNOWN_TOPIC, `topic '${topic}' does not exist`, { topic });
     const p = parts[partition];
     if (!p) throw new TickbusError(ErrorCode.UNKNOWN_PARTITION, `no partition ${partition}`, { topic, partition });
-    if (conn.url !== this.endpointOf(partition)) throw new TickbusError(ErrorCode.NOT_OWNER, 'not the owner', { topic, partition });
+    if (conn.url !== this.leaderOf(p)) {
+      if (p.formerLeaders.has(conn.url)) throw new TickbusError(p.staleAnswer, `no longer the leader of ${topic}/${partition}`, { topic, partition });
+      throw new TickbusError(ErrorCode.NOT_OWNER, 'not the owner', { topic, partition });
+    }
+    // -1 (or absent): the sender does not check epochs.
+    if (epoch !== undefined && epoch >= 0 && epoch !== p.leaderEpoch) {
+      const code = epoch < p.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
+      throw new TickbusError(code, `leader epoch ${epoch}, the partition is at ${p.leaderEpoch}`, { topic, partition });
+    }
     return p;
   }
 
   private onProduce(conn: FakeConn, f: FrameOf<'Produce'>): void {
-    const p = this.owned(conn, f.topic, f.partition);
+    this.owned(conn, f.topic, f.partition, f.leaderEpoch);
     const hook = this.hooks.produce?.(f, conn);
     if (hook === 'close') {
+      conn.drop();
+      return;
+    }
+    // The hook may have moved the leader ('fail-over', or moveLeader() itself): the (live) old leader refuses.
+    if (hook === 'fail-over') this.moveLeader(f.topic, f.partition);
+    const p = this.owned(conn, f.topic, f.partition, f.leaderEpoch);
+    if (hook === 'append-then-fail-over' || hook === 'append-then-lose') {
+      // The old leader appends, then dies before it acknowledges; the new leader has the batch
+      // (replicated) or not (lost with the unreplicated tail: never acknowledged, so allowed even with acks 'all').
+      const res = this.append(p, f.batch);
+      this.moveLeader(f.topic, f.partition, {
+        subscribers: 'drop',
+        ...(hook === 'append-then-lose' && !res.duplicate ? { truncateTo: res.baseOffset } : {}),
+      });
       conn.drop();
       return;
     }
@@ -301,7 +416,7 @@ export class FakeBroker implements Transport {
     if (verdict !== APPEND) return { baseOffset: verdict, duplicate: true };
     const copy = batch.slice();
     const base = p.nextOffset;
-    stampBatch(copy, 0, base, 0, Math.round((performance.timeOrigin + performance.now()) * 1000));
+    stampBatch(copy, 0, base, p.leaderEpoch, Math.round((performance.timeOrigin + performance.now()) * 1000));
     p.batches.push(copy);
     p.baseOffsets.push(base);
     p.nextOffset += count;
@@ -323,7 +438,7 @@ export class FakeBroker implements Transport {
     if (err) throw err;
     for (const st of f.starts) {
       try {
-        const p = this.owned(conn, f.topic, st.partition);
+        const p = this.owned(conn, f.topic, st.partition, st.leaderEpoch);
         let start: number;
         if (st.kind === 'earliest') start = p.logStartOffset;
         else if (st.kind === 'latest') start = p.nextOffset;

@@ -330,7 +330,7 @@ describe('producer', () => {
     const { bus } = await setup({ maxBatchBytes: 256 });
     await expect(bus.send('ticks', [{ value: 5 as unknown as string }])).rejects.toThrow(/value must be a string, a Uint8Array or null/);
     await expect(bus.send('ticks', 'x' as never)).rejects.toThrow(TypeError);
-    await expect(bus.send('ticks', [{ value: 'x' }], { acks: 'all' as never })).rejects.toThrow(/acks must be/);
+    await expect(bus.send('ticks', [{ value: 'x' }], { acks: 'quorum' as never })).rejects.toThrow(/acks must be 'none', 'leader', 'all' or 'durable'/);
     await expect(bus.send('ticks', [{ value: 'x'.repeat(300) }])).rejects.toMatchObject({ code: ErrorCode.INVALID_REQUEST });
     await expect(bus.send('nope', [{ value: 'x' }])).rejects.toMatchObject({ code: ErrorCode.UNKNOWN_TOPIC });
     await expect(bus.send('ticks', [{ value: 'x' }], { partition: 3 })).rejects.toMatchObject({ code: ErrorCode.UNKNOWN_PARTITION, message: expect.stringMatching(/has 3 partitions; partition 3 does not exist/) });
