@@ -54,6 +54,8 @@ export interface ClusterConfig {
   replicaLagTimeMs: number;
   /** Elect an out-of-sync replica when no in-sync one is alive: available, but loses committed records. */
   uncleanLeaderElection: boolean;
+  /** An acks=all produce not committed within this long is answered TIMEOUT (a retry is recognised). */
+  ackTimeoutMs: number;
   defaultReplicationFactor: number;
   defaultMinInsync: number;
 }
@@ -66,6 +68,7 @@ export function defaultClusterConfig(): Omit<ClusterConfig, 'etcd' | 'nodeId'> {
     fenceMarginMs: 1_000,
     replicaLagTimeMs: 2_000,
     uncleanLeaderElection: false,
+    ackTimeoutMs: 30_000,
     defaultReplicationFactor: 3,
     defaultMinInsync: 2,
   };
@@ -132,6 +135,7 @@ function resolveClusterConfig(partial: Partial<ClusterConfig> & Pick<ClusterConf
   int('cluster leaseTtlMs', k.leaseTtlMs, 1_000, 600_000);
   int('cluster fenceMarginMs', k.fenceMarginMs, 0, k.leaseTtlMs - 1);
   int('cluster replicaLagTimeMs', k.replicaLagTimeMs, 10, 600_000);
+  int('cluster ackTimeoutMs', k.ackTimeoutMs, 10, 600_000);
   int('cluster defaultReplicationFactor', k.defaultReplicationFactor, 1, 16);
   int('cluster defaultMinInsync', k.defaultMinInsync, 1, 16);
   if (!/^[A-Za-z0-9._-]{1,100}$/.test(k.name)) throw new TypeError(`cluster name must be 1-100 characters from A-Z a-z 0-9 . _ -, got ${JSON.stringify(k.name)}`);

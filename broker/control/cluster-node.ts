@@ -166,6 +166,11 @@ export class ClusterNode {
     const c = this.view.controller;
     if (c && c.id === this.nodeId && c.modRevision === this.controllerRevision) {
       // still ours
+    } else if (c && c.id === this.nodeId && this.lease && c.lease === this.lease.id && this.live) {
+      // Our campaign's transaction committed but its answer was lost (etcd restarting): the key is bound
+      // to our current lease, so it is ours.
+      this.controllerRevision = c.modRevision;
+      logLine('cluster: elected controller (confirmed from the watch)', { node: this.nodeId, revision: c.modRevision });
     } else if (this.controllerRevision !== 0) {
       this.controllerRevision = 0;
       logLine('cluster: no longer controller', { node: this.nodeId });

@@ -16,7 +16,7 @@ export class ClusterView {
   readonly partitions = new Map<string, Versioned<PartitionRecord>>();
   readonly createRequests = new Map<string, Versioned<CreateRequest>>();
   readonly deleteRequests = new Map<string, Versioned<{ name: string }>>();
-  controller: { id: number; modRevision: number } | null = null;
+  controller: { id: number; modRevision: number; lease: string } | null = null;
   nextTopicId: Versioned<number> | null = null;
   private readonly listeners: (() => void)[] = [];
   private scheduled = false;
@@ -79,7 +79,7 @@ export class ClusterView {
       return; // not ours (or damaged): ignore rather than crash every broker
     }
     const v = { value, modRevision: e.modRevision };
-    if (rel === 'controller') this.controller = { id: Number(value), modRevision: e.modRevision };
+    if (rel === 'controller') this.controller = { id: Number(value), modRevision: e.modRevision, lease: e.lease };
     else if (rel === 'next-topic-id') this.nextTopicId = v as Versioned<number>;
     else if (rel.startsWith('brokers/')) this.brokers.set(Number(rel.slice(8)), v as Versioned<BrokerRecord>);
     else if (rel.startsWith('topics/')) this.topics.set(rel.slice(7), v as Versioned<TopicRecord>);

@@ -12,6 +12,8 @@ export interface Entry {
   value: string;
   modRevision: number;
   createRevision: number;
+  /** The lease the key is bound to ('0': none). */
+  lease: string;
 }
 
 /** One condition of a transaction: the key's mod revision equals `modRevision` (0 = the key must not exist). */
@@ -34,6 +36,7 @@ const fromKv = (kv: IKeyValue): Entry => ({
   value: kv.value.toString(),
   modRevision: Number(kv.mod_revision),
   createRevision: Number(kv.create_revision),
+  lease: String(kv.lease),
 });
 
 /**
@@ -79,9 +82,10 @@ export class HeldLease {
     return !this.lost && now < this.validUntil;
   }
 
-  /** Called once, on our own clock, when the lease must be presumed lost. */
+  /** Called once, on our own clock, when the lease must be presumed lost (at once if it already is). */
   onLost(fn: () => void): void {
-    this.lostHandlers.push(fn);
+    if (this.lost) queueMicrotask(fn);
+    else this.lostHandlers.push(fn);
   }
 
   private arm(): void {

@@ -11,7 +11,10 @@ import path from 'node:path';
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
 import {
   assertOneBatch,
+  batchAppendTimeUs,
+  batchBaseOffset,
   batchBaseSequence,
+  batchLeaderEpoch,
   batchProducerEpoch,
   batchProducerId,
   batchRecordCount,
@@ -184,6 +187,83 @@ export class PartitionLog {
     return { baseOffset, recordCount: count, duplicate: false };
   }
 
+  /**
+   * A follower's append: one batch the leader already stamped (offset, leader epoch, append time), written
+   * as it is — the same bytes on every replica. It must start exactly at this log's end; producer state
+   * is recorded from its header, so idempotence survives a failover to this replica.
+   * Returns the batch's leader epoch (the caller keeps the epoch history).
+   */
+  appendReplicated(buf: Uint8Array, at: number, len: number): number {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new TickbusError(ErrorCode.OWNER_UNAVAILABLE, `log ${this.dir} is closed`);
+    assertOneBatch(buf, at, at + len, true);
+    const baseOffset = batchBaseOffset(buf, at);
+    if (baseOffset !== this.nextOffset) {
+      throw new TickbusError(ErrorCode.CORRUPT_BATCH, `replicated batch starts at offset ${baseOffset}, but ${this.dir} ends at ${this.nextOffset}`);
+    }
+    const count = batchRecordCount(buf, at);
+    const timeMs = Math.floor(batchAppendTimeUs(buf, at) / 1000);
+    let seg = this.active;
+    if (!seg.isEmpty && (seg.size + len > this.config.segmentBytes || timeMs - seg.firstTimeMs >= this.config.segmentMs)) seg = this.roll(wallClockMs());
+    seg.append(buf, at, len, baseOffset, count, timeMs);
+    this.totalBytes += len;
+    this.producers.record(batchProducerId(buf, at), batchProducerEpoch(buf, at), batchBaseSequence(buf, at), count, baseOffset);
+    if (this.config.fsync === 'always') this.startSync();
+    else if (this.config.fsync === 'interval' && this.intervalTimer === null) {
+      this.intervalTimer = setTimeout(this.onInterval, this.config.fsyncIntervalMs);
+      this.intervalTimer.unref();
+    }
+    return batchLeaderEpoch(buf, at);
+  }
+
+  /**
+   * Removes every batch at or after `offset` (a follower whose history diverged from its new leader's,
+   * KIP-101). `offset` is rounded down to the start of the batch that holds it; whole segments past it
+   * are deleted. The cut is fsynced before this returns, and producer state is rebuilt from what is left.
+   * Returns the new log end offset.
+   */
+  truncateTo(offset: number): number {
+    if (this.failure) throw this.failure;
+    if (offset >= this.nextOffset) return this.nextOffset;
+    if (offset < this.logStartOffset) offset = this.logStartOffset;
+    while (this.segments.length > 1 && this.active.baseOffset >= offset) {
+      const gone = this.segments.pop()!;
+      this.totalBytes -= gone.size;
+      gone.unlink();
+    }
+    const seg = this.active;
+    const before = seg.size;
+    const position = offset <= seg.baseOffset || seg.isEmpty ? 0 : seg.positionOf(offset);
+    seg.truncateAt(position);
+    this.totalBytes -= before - seg.size;
+    syncDir(this.dir);
+    if (this.durableOffset > this.nextOffset) this.durableOffset = this.nextOffset;
+    this.producers.clear();
+    this.rebuildProducers();
+    return this.nextOffset;
+  }
+
+  /**
+   * Leader epoch → first offset written in it, from the batch headers: rebuilds a missing or damaged
+   * epoch checkpoint (broker/replication/epoch-checkpoint.ts). Walks every header: O(batches).
+   */
+  epochStarts(): { epoch: number; startOffset: number }[] {
+    const out: { epoch: number; startOffset: number }[] = [];
+    let last = -1;
+    for (const seg of this.segments) {
+      if (seg.isEmpty) continue;
+      seg.walk(0, (h) => {
+        const e = batchLeaderEpoch(h.bytes, 0);
+        if (e !== last) {
+          out.push({ epoch: e, startOffset: h.baseOffset });
+          last = e;
+        }
+        return true;
+      });
+    }
+    return out;
+  }
+
   private readonly onInterval = (): void => {
     this.intervalTimer = null;
     this.startSync();
@@ -321,23 +401,21 @@ export class PartitionLog {
     if (this.closed) return;
     if (this.intervalTimer) clearTimeout(this.intervalTimer);
     this.intervalTimer = null;
-    let err: unknown = null;
     try {
       if (!this.failure) {
         this.active.syncAll();
         this.durableOffset = this.nextOffset;
         this.producers.saveSnapshot(this.dir, this.nextOffset);
       }
-    } catch (e) {
-      err = e;
+    } finally {
+      // A failed fsync or snapshot still closes the log; its error propagates after.
+      this.closed = true;
+      this.resolveWaiters();
+      const failed = new TickbusError(ErrorCode.OWNER_UNAVAILABLE, `log ${this.dir} closed before its fsync completed`);
+      for (const w of this.waiters) w.reject(failed);
+      this.waiters = [];
+      for (const s of this.segments) s.close();
     }
-    this.closed = true;
-    this.resolveWaiters();
-    const failed = new TickbusError(ErrorCode.OWNER_UNAVAILABLE, `log ${this.dir} closed before its fsync completed`);
-    for (const w of this.waiters) w.reject(failed);
-    this.waiters = [];
-    for (const s of this.segments) s.close();
-    if (err) throw err;
   }
 
   /** Closes and removes the whole partition directory (topic deleted). */

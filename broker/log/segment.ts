@@ -302,6 +302,21 @@ export class Segment {
     }
   }
 
+  /**
+   * Cuts the segment at `position` (a batch boundary), fsyncs the cut and rebuilds the indexes: a
+   * follower's truncation to where its history agrees with the leader's.
+   */
+  truncateAt(position: number): void {
+    try {
+      fs.ftruncateSync(this.logFd, position);
+      fs.fdatasyncSync(this.logFd);
+    } catch (err) {
+      throw storageError(`cannot truncate ${this.logPath}`, err);
+    }
+    this.size = position;
+    this.recover();
+  }
+
   // ---------------------------------------------------------------- recovery
 
   /**

@@ -2,6 +2,7 @@
 import { asTickbusError, ErrorCode, TickbusError } from '../../schemas/errors.js';
 import { encodeFrameView, type FrameOf } from '../../schemas/frames.js';
 import type { OwnerContext } from './context.js';
+import { requireLeader } from './leadership.js';
 import type { ConnState } from './subscription.js';
 
 /** Room left in a frame for the FetchResult's own fields. */
@@ -9,6 +10,7 @@ const FETCH_FRAME_OVERHEAD = 1024;
 
 export function onFetch(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Fetch'>): void {
   const p = ctx.registry.partitionOf(f.topic, f.partition);
+  requireLeader(p, undefined);
   const max = Math.min(f.maxBytes > 0 ? f.maxBytes : ctx.config.catchUpChunkBytes, ctx.config.maxPayloadLength - FETCH_FRAME_OVERHEAD);
   // Past the log end is out of range; up to it a poll is valid (it sees committed records only).
   if (f.offset > p.log.nextOffset) {

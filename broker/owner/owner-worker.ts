@@ -69,6 +69,13 @@ port.on('message', (m: ToOwner) => {
           port.close();
         });
       return;
+    case 'replicaRoles':
+      reply(m.reqId, () =>
+        owner.applyRoles(m.roles, {
+          proposeIsr: (topic, partition, leaderEpoch, isr) => post({ type: 'proposeIsr', ownerId: init.ownerId, topic, partition, leaderEpoch, isr }),
+        }),
+      );
+      return;
     case 'injectFault':
       if (!init.config.testHooks) {
         post({ type: 'reply', reqId: m.reqId, ok: false, error: { code: ErrorCode.INVALID_REQUEST, message: 'test hooks are disabled' } });

@@ -19,14 +19,22 @@ import { closeApp, listenExclusive, uws } from '../uws.js';
 import type { OwnerContext } from './context.js';
 import { onFetch } from './fetch.js';
 import { Counter, newCounterBuffer, OwnerCounters } from './counters.js';
-import type { OwnedTopic, PartitionStats, SubscriptionLag } from './messages.js';
+import { FollowerRole } from './follower-role.js';
+import { type LeaderHooks, LeaderRole } from './leader-role.js';
+import type { OwnedTopic, PartitionStats, ReplicaRole, SubscriptionLag } from './messages.js';
+import type { Partition, ReplicaRoleState } from './partition.js';
 import { PartitionRegistry } from './partition-registry.js';
+import { requireLeader } from './leadership.js';
 import { onProduce } from './produce.js';
 import { sweepSlowConsumers } from './slow-consumers.js';
 import { onCredit, onSubscribe, onUnsubscribe } from './subscribe.js';
 import { CatchUpPump, type ConnState } from './subscription.js';
 
 const SWEEP_MS = 50;
+
+function offline(leaderEpoch: number): ReplicaRoleState {
+  return { kind: 'offline', leaderEpoch, stop: () => undefined };
+}
 /** Log maintenance (age roll, retention) every 20 sweeps ≈ 1 s. */
 const MAINTAIN_EVERY_SWEEPS = 20;
 
@@ -51,7 +59,7 @@ export class Owner {
     this.counters = new OwnerCounters(counterBuffer);
     this.app = uws.App();
     const pump = new CatchUpPump({ chunkBytes: config.catchUpChunkBytes, highWaterBytes: Math.floor(config.slowConsumerBytes / 2) }, this.counters);
-    this.registry = new PartitionRegistry(config.dataDir, this.app);
+    this.registry = new PartitionRegistry(config.dataDir, this.app, config.cluster !== null);
     this.edge = new Edge<ConnState>(this.app, {
       limits: config,
       logFields: { owner: ownerId },
@@ -92,8 +100,72 @@ export class Owner {
         return onCredit(this.ctx, conn, frame);
       case 'Fetch':
         return onFetch(this.ctx, conn, frame);
+      case 'ReplicaFetch':
+        return this.leaderOf(frame.topic, frame.partition, frame.leaderEpoch).onReplicaFetch(conn, frame);
+      case 'ReplicaAck': {
+        const role = this.registry.partitionOf(frame.topic, frame.partition).replica;
+        if (role instanceof LeaderRole) role.onReplicaAck(frame);
+        return;
+      }
       default:
         throw new TickbusError(ErrorCode.INVALID_REQUEST, `${frame.type} is not served by a partition owner: send it to the bootstrap endpoint`);
+    }
+  }
+
+  private leaderOf(topic: string, partition: number, epoch: number): LeaderRole {
+    const p = this.registry.partitionOf(topic, partition);
+    const role = requireLeader(p, epoch);
+    if (role === null) throw new TickbusError(ErrorCode.INVALID_REQUEST, `${topic}/${partition} is not replicated (one-node mode)`, { topic, partition });
+    return role;
+  }
+
+  /**
+   * Cluster mode: carries out what the control plane says each replica is. A change of role or epoch
+   * ends the old role first: its consumers and followers are told NOT_LEADER (they refresh metadata
+   * and go to the new leader), its waiting acks=all fail with NOT_LEADER, a fetcher stops.
+   * The same leader and epoch with another ISR is only an ISR update.
+   */
+  applyRoles(roles: ReplicaRole[], hooks: LeaderHooks): void {
+    for (const r of roles) {
+      let p: Partition;
+      try {
+        p = this.registry.partitionOf(r.topic, r.partition);
+      } catch (err) {
+        logLine('role for a partition this owner does not have open', { owner: this.ownerId, partition: `${r.topic}/${r.partition}`, error: String(err) });
+        continue;
+      }
+      const cur = p.replica;
+      if (cur && cur.leaderEpoch === r.leaderEpoch && cur.kind === r.role) {
+        if (cur instanceof LeaderRole) cur.onIsrCommitted(r.isr);
+        if (!(cur instanceof FollowerRole) || cur.leaderEndpoint === r.leaderEndpoint) continue;
+      }
+      cur?.stop();
+      if (cur) {
+        const err = new TickbusError(ErrorCode.NOT_LEADER, `leadership of ${r.topic}/${r.partition} moved (epoch ${r.leaderEpoch}); refresh metadata`, {
+          topic: r.topic,
+          partition: r.partition,
+        });
+        for (const sub of [...p.subscriptions]) sub.fail(err);
+      }
+      try {
+        p.replica = this.newRole(p, r, hooks);
+      } catch (err) {
+        logLine('cannot take replica role', { owner: this.ownerId, partition: `${r.topic}/${r.partition}`, role: r.role, error: String(err) });
+        p.replica = offline(r.leaderEpoch);
+      }
+      logLine('replica role', { owner: this.ownerId, partition: `${r.topic}/${r.partition}`, role: r.role, epoch: r.leaderEpoch, isr: r.isr.join(',') });
+    }
+  }
+
+  private newRole(p: Partition, r: ReplicaRole, hooks: LeaderHooks): ReplicaRoleState {
+    switch (r.role) {
+      case 'leader':
+        return new LeaderRole(this.ctx, p, r, hooks);
+      case 'follower':
+        return new FollowerRole(this.ctx, p, r);
+      case 'offline':
+        p.leaderEpoch = r.leaderEpoch;
+        return offline(r.leaderEpoch);
     }
   }
 
@@ -129,6 +201,10 @@ export class Owner {
         sizeBytes: p.log.sizeBytes,
         segments: p.log.segmentCount,
         subscribers: p.subscriptions.size,
+        role: p.replica === null ? 'single' : p.replica.kind,
+        leaderEpoch: p.leaderEpoch,
+        isrSize: p.replica instanceof LeaderRole ? p.replica.isrSize : 0,
+        maxFollowerLag: p.replica instanceof LeaderRole ? p.replica.maxFollowerLag : -1,
       });
     }
     return out;
@@ -151,7 +227,9 @@ export class Owner {
   private readonly sweep = (): void => {
     // Retention and segment age compare with stored append times: wall clock. Stalls are measured: monotonic.
     if (++this.sweeps % MAINTAIN_EVERY_SWEEPS === 0) this.maintainLogs(wallClockMs());
-    sweepSlowConsumers(this.ctx, monotonicMs());
+    const now = monotonicMs();
+    sweepSlowConsumers(this.ctx, now);
+    for (const p of this.registry.all()) if (p.replica instanceof LeaderRole) p.replica.tick(now);
   };
 
   /** Age-based segment rolls and retention, off the live path (about once a second). */

@@ -26,6 +26,11 @@ export class PartitionRegistry {
     private readonly dataDir: string,
     /** The owner's uWS app: partitions publish their live stream through it. */
     private readonly app: TemplatedApp,
+    /**
+     * Cluster mode: a reopened replica cannot know which of its records were committed, so its high
+     * watermark starts at the log start and the leader's tells it more (one node: at the log end).
+     */
+    private readonly replicated = false,
   ) {}
 
   /** Opens a topic's partitions (idempotent for the same incarnation); all or none. */
@@ -40,7 +45,7 @@ export class PartitionRegistry {
     try {
       for (const p of t.partitions) {
         const log = PartitionLog.open(partitionDir(this.dataDir, t.name, p), t.config);
-        state.partitions[p] = new Partition(t.name, t.id, p, log, this.app);
+        state.partitions[p] = new Partition(t.name, t.id, p, log, this.app, this.replicated ? log.logStartOffset : log.nextOffset);
       }
     } catch (err) {
       // Close what did open: worker threads share the process's file descriptors, so an owner that fails
@@ -69,6 +74,8 @@ export class PartitionRegistry {
     for (const p of state.partitions) {
       if (!p) continue;
       const err = new TickbusError(ErrorCode.TOPIC_DELETED, `topic '${state.name}' was deleted`, { topic: state.name, partition: p.partition });
+      p.replica?.stop();
+      p.replica = null;
       for (const sub of [...p.subscriptions]) sub.fail(err);
       // destroy() never throws for a failed final fsync (the files are going), so every partition is ended.
       p.log.destroy();
@@ -107,6 +114,7 @@ export class PartitionRegistry {
   /** Closes every log (fsync) and forgets them; errors are reported per partition and do not stop the rest. */
   closeAll(onError: (p: Partition, err: unknown) => void): void {
     for (const p of this.all()) {
+      p.replica?.stop();
       try {
         p.log.close();
       } catch (e) {

@@ -1,37 +1,62 @@
 // One partition as its owner sees it: the log it is the single writer of, the high watermark that says
-// how much of that log is committed, and the live stream its subscribers receive.
+// how much of that log is committed, and the two live streams its subscribers receive.
 //
 // Appended vs committed. `log.nextOffset` is the log end offset: everything appended. `highWatermark`
 // is the committed end: records below it are visible to consumers, records at or above it are not.
 //   Invariant: log.logStartOffset ≤ highWatermark ≤ log.nextOffset, and highWatermark never decreases.
-//   Every offset a consumer is told about or served — ProduceAck/SubscribeOk/Deliver/FetchResult
-//   highWatermark, `latest` subscriptions, catch-up reads, Fetch, stats — is bounded by highWatermark.
-// On one node a batch is committed as soon as it is appended (acks=leader semantics: the log is the
-// only replica), so appendAndPublish calls commitUpTo(log end) right after the append and nothing
-// changes for users. With replication, the leader calls commitUpTo() when the in-sync replicas have
-// the records (the high watermark is the lowest log end offset across them), and publishes then.
+//   Every offset a committed-read consumer is told about or served — ProduceAck/SubscribeOk/Deliver/
+//   FetchResult highWatermark, `latest` subscriptions, catch-up reads, Fetch, stats — is bounded by it.
+// On one node (`replica === null`) a batch is committed as soon as it is appended (the log is the only
+// replica): appendAndPublish commits right after the append. In a cluster the leader commits when the
+// in-sync replicas have the records (broker/replication/replica-set.ts decides), and followers learn
+// the leader's high watermark from its Deliver frames.
 //
-// Append, commit and publish happen in the same synchronous step, so a subscriber that joins the live
-// stream at `highWatermark` can never miss or repeat a batch.
+// Two live streams (uWS topics), each frame built once and fanned out in C++:
+//   liveKey    committed records, published when the high watermark advances: consumers (default).
+//   appendKey  every batch as it is appended, before it is committed: followers replicating, and
+//              consumers that chose isolation 'leader' (lowest latency; a failover may truncate what
+//              they saw, and they are told). Empty on one node, where both would carry the same bytes.
+//
+// Append, commit and publish happen in one synchronous step, so a subscriber that joins a stream at its
+// head (highWatermark or log end) can never miss or repeat a batch.
 import type { TemplatedApp } from 'uWebSockets.js';
 import { encodeFrameView } from '../../schemas/frames.js';
-import { batchLastOffset, batchLength } from '../../schemas/record-batch.js';
+import { batchBaseOffset, batchLastOffset, batchLength } from '../../schemas/record-batch.js';
 import type { AppendResult, PartitionLog } from '../log/partition-log.js';
+import type { EpochHistory } from '../replication/epoch-history.js';
 import type { Subscription } from './subscription.js';
 
+/** What a replicated partition does in its role (owner/leader-role.ts, owner/follower-role.ts). */
+export interface ReplicaRoleState {
+  readonly kind: 'leader' | 'follower' | 'offline';
+  readonly leaderEpoch: number;
+  /** Called after every leader append (not a duplicate): replicate, maybe commit. */
+  onAppended?(res: AppendResult, batch: Uint8Array): void;
+  /** Ends the role (role change, topic deleted, owner closing). */
+  stop(): void;
+}
+
+/** Largest committed range published in one Deliver frame; a bigger jump goes out in several. */
+const COMMIT_FRAME_BYTES = 1024 * 1024;
+
 export class Partition {
-  /** uWS pub/sub topic of the live stream; carries the topic incarnation so a re-created topic is a new stream. */
+  /** uWS pub/sub topic of the committed stream; carries the topic incarnation so a re-created topic is a new stream. */
   readonly liveKey: string;
-  /** Fencing token for replication; one node keeps epoch 0. */
+  /** uWS pub/sub topic of the append (uncommitted) stream: followers and isolation-'leader' consumers. */
+  readonly appendKey: string;
+  /** Fencing token stamped into every appended batch; one node keeps epoch 0. */
   leaderEpoch = 0;
-  /**
-   * Committed end offset (exclusive): consumers see records below it only. Everything recovered from
-   * disk at open is committed on one node (it was acknowledged or it is the node's only copy).
-   */
+  /** Cluster mode: this replica's role; null on one node. */
+  replica: ReplicaRoleState | null = null;
+  /** Cluster mode: leader epoch → start offset of this log (KIP-101), loaded with the first role. */
+  epochs: EpochHistory | null = null;
+  /** Committed end offset (exclusive): consumers see records below it only. */
   private hw: number;
   readonly subscriptions = new Set<Subscription>();
   /** Live subscriptions with a credit window: the only ones publish() must account per subscriber. */
   readonly creditLimited = new Set<Subscription>();
+  /** Subscriptions waiting for the high watermark to reach their start (a new leader still catching up its HW). */
+  readonly awaitingCommit = new Set<Subscription>();
 
   constructor(
     readonly topic: string,
@@ -40,9 +65,16 @@ export class Partition {
     readonly log: PartitionLog,
     /** The owner's app; it must have a WebSocket route (numSubscribers() segfaults without one). */
     private readonly app: TemplatedApp,
+    /**
+     * Where the high watermark starts: the log end on one node (everything recovered is the node's only
+     * copy); in a cluster the log start, until the leader says more (a restarted replica cannot know
+     * which of its records were committed).
+     */
+    initialHighWatermark: number = log.nextOffset,
   ) {
     this.liveKey = `${topicId}/${topic}/${partition}`;
-    this.hw = log.nextOffset;
+    this.appendKey = `${this.liveKey}/append`;
+    this.hw = Math.max(log.logStartOffset, Math.min(initialHighWatermark, log.nextOffset));
   }
 
   /** Committed end offset: what every "high watermark" told to a client is. */
@@ -56,13 +88,56 @@ export class Partition {
   }
 
   /**
-   * Marks records below `offset` committed. Never moves backwards and never past the log end (a replica
-   * cannot confirm what was not appended). The one way the high watermark moves.
+   * Marks records below `offset` committed and publishes them to the committed stream. Never moves
+   * backwards and never past the log end (a replica cannot confirm what was not appended). The one way
+   * the high watermark moves. `justAppended` is the batch that was appended in this same step, if it is
+   * exactly the newly committed range: then its bytes go out without a read.
    */
-  commitUpTo(offset: number): void {
+  commitUpTo(offset: number, justAppended: Uint8Array | null = null): void {
     const end = this.log.nextOffset;
     const to = offset < end ? offset : end;
-    if (to > this.hw) this.hw = to;
+    const from = this.hw;
+    if (to <= from) return;
+    this.hw = to;
+    if (this.app.numSubscribers(this.liveKey) > 0) {
+      // One node: the batch just appended is exactly what became committed, so its bytes go out as they are.
+      if (justAppended !== null && batchBaseOffset(justAppended) === from && batchLastOffset(justAppended) + 1 === to) this.publishCommitted(justAppended);
+      else this.publishCommittedRange(from, to);
+    }
+    if (this.awaitingCommit.size > 0) {
+      for (const sub of this.awaitingCommit) sub.onCommitted();
+    }
+  }
+
+  /** Reads [from, to) from the log and publishes it as few frames as the frame limit allows. */
+  private publishCommittedRange(from: number, to: number): void {
+    let at = from;
+    while (at < to) {
+      const bytes = this.log.read(at, COMMIT_FRAME_BYTES);
+      if (bytes.length === 0) return;
+      let end = 0;
+      let next = at;
+      while (end < bytes.length && batchLastOffset(bytes, end) < to) {
+        next = batchLastOffset(bytes, end) + 1;
+        end += batchLength(bytes, end);
+      }
+      if (end === 0) return; // the HW is always on a batch boundary; nothing whole to send
+      this.publishCommitted(end === bytes.length ? bytes : bytes.subarray(0, end));
+      at = next;
+    }
+  }
+
+  private publishCommitted(batches: Uint8Array): void {
+    const frame = encodeFrameView({ type: 'Deliver', topic: this.topic, partition: this.partition, highWatermark: this.hw, live: true, batches });
+    this.app.publish(this.liveKey, frame, true, false);
+    if (this.creditLimited.size > 0) for (const sub of this.creditLimited) if (sub.key === this.liveKey) sub.spendLiveCredit(frame.length);
+  }
+
+  /** Tells the append stream (followers) the high watermark when no batch carries it. */
+  publishHighWatermark(): void {
+    if (this.app.numSubscribers(this.appendKey) === 0) return;
+    const frame = encodeFrameView({ type: 'Deliver', topic: this.topic, partition: this.partition, highWatermark: this.hw, live: true, batches: EMPTY });
+    this.app.publish(this.appendKey, frame, true, false);
   }
 
   /** Appends one producer batch (stamped in place inside `batch`); it is not committed yet. */
@@ -71,41 +146,46 @@ export class Partition {
   }
 
   /**
-   * One node's live path: append, commit at once, publish to the live stream. The Deliver frame is
-   * built once; uWS copies it to every subscriber in C++.
+   * The live path: append, then on one node commit and publish at once; in a cluster publish to the
+   * append stream (followers get it now) and let the leader role decide when it commits.
    */
   appendAndPublish(batch: Uint8Array, appendTimeUs: number): AppendResult {
     const res = this.append(batch, appendTimeUs);
     if (res.duplicate) return res;
-    this.commitUpTo(this.log.nextOffset);
-    if (this.app.numSubscribers(this.liveKey) > 0) {
-      const frame = encodeFrameView({
-        type: 'Deliver',
-        topic: this.topic,
-        partition: this.partition,
-        highWatermark: this.hw,
-        live: true,
-        batches: batch,
-      });
-      this.app.publish(this.liveKey, frame, true, false);
-      if (this.creditLimited.size > 0) for (const sub of this.creditLimited) sub.spendLiveCredit(frame.length);
+    const role = this.replica;
+    if (role === null) {
+      this.commitUpTo(this.log.nextOffset, batch);
+      return res;
     }
+    if (this.app.numSubscribers(this.appendKey) > 0) {
+      const frame = encodeFrameView({ type: 'Deliver', topic: this.topic, partition: this.partition, highWatermark: this.hw, live: true, batches: batch });
+      this.app.publish(this.appendKey, frame, true, false);
+      if (this.creditLimited.size > 0) for (const sub of this.creditLimited) if (sub.key === this.appendKey) sub.spendLiveCredit(frame.length);
+    }
+    role.onAppended?.(res, batch);
     return res;
   }
 
   /**
-   * Whole committed batches from `offset`, up to about maxBytes (at least one batch): a view, no copy.
-   * Empty at or past the high watermark. Throws OFFSET_OUT_OF_RANGE below the log start.
+   * Whole batches from `offset` below `end` (the high watermark for committed reads, the log end for
+   * isolation 'leader' and followers), up to about maxBytes (at least one batch): a view, no copy.
+   * Empty at or past `end`. Throws OFFSET_OUT_OF_RANGE below the log start.
    */
-  readCommitted(offset: number, maxBytes: number): Uint8Array {
-    if (offset >= this.hw) return new Uint8Array(0);
+  readUpTo(offset: number, end: number, maxBytes: number): Uint8Array {
+    if (offset >= end) return EMPTY;
     const bytes = this.log.read(offset, maxBytes);
-    // One node: the high watermark is the log end, so the read cannot pass it.
-    if (this.hw === this.log.nextOffset) return bytes;
-    // The high watermark falls on a batch boundary (replicas append and confirm whole batches), so
-    // cutting at the first batch that ends at or past it drops no committed record.
-    let end = 0;
-    while (end < bytes.length && batchLastOffset(bytes, end) < this.hw) end += batchLength(bytes, end);
-    return end === bytes.length ? bytes : bytes.subarray(0, end);
+    if (end === this.log.nextOffset) return bytes;
+    // `end` falls on a batch boundary (replicas append and confirm whole batches), so cutting at the
+    // first batch that ends at or past it drops nothing below it.
+    let cut = 0;
+    while (cut < bytes.length && batchLastOffset(bytes, cut) < end) cut += batchLength(bytes, cut);
+    return cut === bytes.length ? bytes : bytes.subarray(0, cut);
+  }
+
+  /** Whole committed batches from `offset`, up to about maxBytes. */
+  readCommitted(offset: number, maxBytes: number): Uint8Array {
+    return this.readUpTo(offset, this.hw, maxBytes);
   }
 }
+
+const EMPTY = new Uint8Array(0);

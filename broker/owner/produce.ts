@@ -7,10 +7,14 @@ import { encodeFrameView, type FrameOf } from '../../schemas/frames.js';
 import { wallClockUs } from '../clock.js';
 import type { OwnerContext } from './context.js';
 import { Counter } from './counters.js';
+import { requireLeader } from './leadership.js';
 import type { ConnState } from './subscription.js';
 
 export function onProduce(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Produce'>): void {
   const p = ctx.registry.partitionOf(f.topic, f.partition);
+  const leader = requireLeader(p, f.leaderEpoch);
+  // acks=all with too few in-sync replicas is refused before anything is appended (Kafka's rule).
+  if (leader !== null && f.acks === 'all') leader.checkAcksAll();
   const c = ctx.counters;
   c.add(Counter.produceRequests);
   // The append time is stored (time index, retention, `from: {timestamp}`): wall clock, never monotonic.
@@ -32,6 +36,12 @@ export function onProduce(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Produc
     highWatermark: p.highWatermark,
     duplicate: res.duplicate,
   };
+  if (leader !== null && f.acks === 'all') {
+    // Cluster: acknowledged once every in-sync replica has it (the high watermark passed the batch). A
+    // duplicate waits too: the original may not be committed yet.
+    leader.awaitCommit(conn, res.baseOffset + res.recordCount - 1, ack);
+    return;
+  }
   // fsync 'always' means no ack before the fsync, whatever acks the producer asked for. On one node 'all' is
   // 'durable' (the log is the only replica).
   if (f.acks === 'leader' && p.log.config.fsync !== 'always') {

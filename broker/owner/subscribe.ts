@@ -3,6 +3,7 @@
 import { asTickbusError, ErrorCode, TickbusError } from '../../schemas/errors.js';
 import { encodeFrameView, type FrameOf } from '../../schemas/frames.js';
 import type { OwnerContext } from './context.js';
+import { requireLeader } from './leadership.js';
 import type { Partition } from './partition.js';
 import { type ConnState, Subscription, subKey } from './subscription.js';
 
@@ -14,11 +15,13 @@ export function onSubscribe(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Subs
     // Each partition succeeds or fails alone.
     try {
       const p = ctx.registry.partitionOf(f.topic, s.partition);
-      const start = startOffset(p, s);
+      requireLeader(p, s.leaderEpoch);
+      const isolation = f.isolation ?? 'committed';
+      const start = startOffset(p, s, isolation);
       const key = subKey(p.topicId, p.partition);
       conn.subs.get(key)?.close(); // a new Subscribe replaces the old one; frames before SubscribeOk were the old one's
       const credit = f.creditBytes > 0 ? f.creditBytes : Infinity;
-      const sub = new Subscription(conn, p, start, credit, ctx.pump);
+      const sub = new Subscription(conn, p, start, credit, ctx.pump, isolation);
       conn.subs.set(key, sub);
       conn.ws?.send(
         encodeFrameView({
@@ -40,22 +43,28 @@ export function onSubscribe(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Subs
   }
 }
 
-/** Where a subscription starts: never past the high watermark (consumers see committed records only). */
-function startOffset(p: Partition, s: Start): number {
+/**
+ * Where a subscription starts. Committed reads start at most at the high watermark — except that in a
+ * cluster an offset up to the log end is accepted and waits for the high watermark to reach it: a
+ * consumer resuming on a new leader whose high watermark has not caught up yet must not be refused.
+ * Isolation 'leader' reads up to the log end.
+ */
+function startOffset(p: Partition, s: Start, isolation: 'committed' | 'leader'): number {
   const log = p.log;
-  const hw = p.highWatermark;
+  const head = isolation === 'leader' && p.replica !== null ? p.logEndOffset : p.highWatermark;
+  const limit = s.kind === 'offset' && p.replica !== null ? p.logEndOffset : head;
   switch (s.kind) {
     case 'earliest':
       return log.logStartOffset;
     case 'latest':
-      return hw;
+      return limit;
     case 'timestamp':
-      return Math.min(log.offsetForTimestamp(s.value), hw);
+      return Math.min(log.offsetForTimestamp(s.value), limit);
     case 'offset':
-      if (s.value < log.logStartOffset || s.value > hw) {
+      if (s.value < log.logStartOffset || s.value > limit) {
         throw new TickbusError(
           ErrorCode.OFFSET_OUT_OF_RANGE,
-          `offset ${s.value} is out of range for ${p.topic}/${p.partition}: the log holds ${log.logStartOffset} to ${hw}`,
+          `offset ${s.value} is out of range for ${p.topic}/${p.partition}: the log holds ${log.logStartOffset} to ${limit}`,
           { topic: p.topic, partition: p.partition },
         );
       }

@@ -35,6 +35,8 @@ export type StepResult = 'more' | 'blocked' | 'done';
 export class Subscription {
   mode: 'catchup' | 'live' = 'catchup';
   closed = false;
+  /** The uWS topic of the stream this subscription joins when it reaches its head. */
+  readonly key: string;
 
   constructor(
     readonly conn: ConnState,
@@ -43,7 +45,22 @@ export class Subscription {
     /** Bytes the subscriber may still be sent; Infinity without a credit window. */
     public credit: number,
     private readonly pump: CatchUpPump,
-  ) {}
+    /**
+     * committed: records below the high watermark (the default). leader: every appended record, as
+     * followers replicate them (and consumers that asked for the lowest latency). On one node the two
+     * are the same stream.
+     */
+    readonly isolation: 'committed' | 'leader' = 'committed',
+    /** A follower's broker id when this subscription replicates to it; -1 for consumers. */
+    readonly replicaId = -1,
+  ) {
+    this.key = isolation === 'leader' && partition.replica !== null ? partition.appendKey : partition.liveKey;
+  }
+
+  /** Where this subscription's stream ends now: the high watermark, or the log end for isolation 'leader'. */
+  head(): number {
+    return this.key === this.partition.appendKey ? this.partition.logEndOffset : this.partition.highWatermark;
+  }
 
   get hasCreditWindow(): boolean {
     return this.credit !== Infinity;
@@ -51,14 +68,22 @@ export class Subscription {
 
   start(): void {
     this.partition.subscriptions.add(this);
-    if (this.nextOffset === this.partition.highWatermark && this.credit > 0) this.goLive();
+    if (this.nextOffset === this.head() && this.credit > 0) this.goLive();
+    else if (this.nextOffset > this.head()) this.partition.awaitingCommit.add(this);
     else this.pump.add(this);
+  }
+
+  /** The high watermark moved while this subscription waited for it to reach its start. */
+  onCommitted(): void {
+    if (this.nextOffset > this.head()) return;
+    this.partition.awaitingCommit.delete(this);
+    this.pump.add(this);
   }
 
   private goLive(): void {
     const ws = this.conn.ws;
     if (!ws) return;
-    ws.subscribe(this.partition.liveKey);
+    ws.subscribe(this.key);
     this.mode = 'live';
     if (this.hasCreditWindow) this.partition.creditLimited.add(this);
   }
@@ -71,10 +96,10 @@ export class Subscription {
     // that drops what is queued for this socket (measured: a gap). A send drains the socket's queue
     // first, and a ping is a send the application never sees.
     ws?.ping();
-    ws?.unsubscribe(this.partition.liveKey);
+    ws?.unsubscribe(this.key);
     this.partition.creditLimited.delete(this);
     this.mode = 'catchup';
-    this.nextOffset = this.partition.highWatermark;
+    this.nextOffset = this.head();
     this.pump.add(this);
   }
 
@@ -87,7 +112,7 @@ export class Subscription {
   /** Committed records not yet sent to this subscriber (a live one is sent each batch as it commits). */
   get lag(): number {
     if (this.mode === 'live') return 0;
-    const behind = this.partition.highWatermark - this.nextOffset;
+    const behind = this.head() - this.nextOffset;
     return behind > 0 ? behind : 0;
   }
 
@@ -100,8 +125,9 @@ export class Subscription {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.mode === 'live' && this.conn.open) this.conn.ws?.unsubscribe(this.partition.liveKey);
+    if (this.mode === 'live' && this.conn.open) this.conn.ws?.unsubscribe(this.key);
     this.partition.creditLimited.delete(this);
+    this.partition.awaitingCommit.delete(this);
     this.partition.subscriptions.delete(this);
     this.pump.delete(this);
   }
@@ -126,13 +152,19 @@ export class Subscription {
         );
         return 'done';
       }
-      if (this.nextOffset >= p.highWatermark) {
+      const head = this.head();
+      if (this.nextOffset >= head) {
+        if (this.nextOffset > head) {
+          // A new leader whose high watermark has not yet reached what the consumer already had.
+          p.awaitingCommit.add(this);
+          return 'blocked';
+        }
         if (this.credit <= 0) return 'blocked';
         this.goLive();
         return 'done';
       }
       if (this.credit <= 0 || ws.getBufferedAmount() >= limits.highWaterBytes) return 'blocked';
-      const bytes = p.readCommitted(this.nextOffset, Math.min(limits.chunkBytes, Math.max(1, this.credit)));
+      const bytes = p.readUpTo(this.nextOffset, head, Math.min(limits.chunkBytes, Math.max(1, this.credit)));
       if (bytes.length === 0) return 'blocked';
       const frame = encodeFrameView({
         type: 'Deliver',

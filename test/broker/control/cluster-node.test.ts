@@ -92,7 +92,9 @@ describe('cluster control plane on etcd', () => {
     await until(() => !x.live && !y.live, '!x.live && !y.live', 5_000);
     expect(x.isController || y.isController).toBe(false);
     await etcd.restart();
-    await until(() => x.live && y.live && (x.isController || y.isController), 'x.live && y.live && (x.isController || y.isController)', 20_000);
+    await until(() => x.live && y.live && (x.isController || y.isController), 'x.live && y.live && (x.isController || y.isController)', 20_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}; x ${JSON.stringify({ live: x.live, ctl: x.view.controller, brokers: [...x.view.brokers.keys()] })} y ${JSON.stringify({ live: y.live, ctl: y.view.controller })}`);
+    });
     await x.createTopic({ name: 'after', partitions: 1, replicationFactor: 2, minInsync: 1, config: DEFAULT_LOG_CONFIG });
     await until(() => y.view.partitionsOf('after').length === 1, "the other broker's view of the new topic", 5_000);
   }, 60_000);

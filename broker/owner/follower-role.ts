@@ -1,0 +1,243 @@
+// A partition this broker follows (cluster mode): one WebSocket from this owner thread to the leader's
+// owner endpoint, speaking the client protocol. Hello, then ReplicaFetch from our log end with the epoch
+// of our last batch (KIP-279): the leader answers where our histories diverge (we truncate, KIP-101,
+// never below our high watermark unless unclean election is on, and ask again) or streams the very
+// Deliver frames it builds once for its append stream. We append them as they are (same bytes on every
+// replica), fsync per the topic's policy, and answer ReplicaAck with our log end: that is what moves
+// the leader's high watermark. Its Deliver frames carry the high watermark; we commit up to it.
+//
+// No record crosses a thread: the socket lives on the owner thread that writes the log.
+import WebSocket from 'ws';
+import { asTickbusError, ErrorCode, TickbusError } from '../../schemas/errors.js';
+import { decodeFrame, encodeFrame, type Frame, PROTOCOL_VERSION } from '../../schemas/frames.js';
+import { batchBaseOffset, batchLastOffset, batchLength } from '../../schemas/record-batch.js';
+import { logLine } from '../logger.js';
+import { followerTruncation } from '../replication/divergence.js';
+import type { OwnerContext } from './context.js';
+import { Counter } from './counters.js';
+import { assignEpoch, epochsOf, truncateEpochs } from './epochs.js';
+import type { ReplicaRole } from './messages.js';
+import type { Partition, ReplicaRoleState } from './partition.js';
+
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_MS = 1_000;
+const CONNECT_TIMEOUT_MS = 3_000;
+
+export class FollowerRole implements ReplicaRoleState {
+  readonly kind = 'follower' as const;
+  readonly leaderEpoch: number;
+  readonly leaderEndpoint: string;
+  private ws: WebSocket | null = null;
+  private stopped = false;
+  private retryMs = RETRY_MIN_MS;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private connectTimer: NodeJS.Timeout | null = null;
+  private nextRequestId = 1;
+  /** Acks wait for the fsync ('always'); one in flight at a time, the newest log end wins. */
+  private ackInFlight = false;
+  private ackAgain = false;
+  /** Last time a frame came from the leader (monotonic ms): follower-read staleness, metrics. */
+  lastHeardMs = 0;
+
+  constructor(
+    private readonly ctx: OwnerContext,
+    private readonly p: Partition,
+    role: ReplicaRole,
+  ) {
+    this.leaderEpoch = role.leaderEpoch;
+    this.leaderEndpoint = role.leaderEndpoint;
+    p.leaderEpoch = role.leaderEpoch;
+    epochsOf(p);
+    this.connect();
+  }
+
+  private get nodeId(): number {
+    return this.ctx.config.cluster!.nodeId;
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    if (this.leaderEndpoint === '') return this.retry('no leader endpoint yet');
+    const ws = new WebSocket(this.leaderEndpoint, { perMessageDeflate: false, maxPayload: this.ctx.config.maxPayloadLength * 2 });
+    ws.binaryType = 'nodebuffer';
+    this.ws = ws;
+    this.connectTimer = setTimeout(() => ws.terminate(), CONNECT_TIMEOUT_MS);
+    ws.on('open', () => {
+      if (this.connectTimer) clearTimeout(this.connectTimer);
+      this.send({ type: 'Hello', protocolVersion: PROTOCOL_VERSION, clientId: `replica-${this.nodeId}` });
+    });
+    ws.on('message', (data: Buffer) => {
+      if (this.ws !== ws || this.stopped) return;
+      let frame: Frame;
+      try {
+        frame = decodeFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      } catch (err) {
+        logLine('replica fetcher: bad frame from leader', { partition: this.name, error: String(err) });
+        ws.terminate();
+        return;
+      }
+      try {
+        this.onFrame(frame);
+      } catch (err) {
+        const e = asTickbusError(err);
+        logLine('replica fetcher: cannot apply what the leader sent; fetching again', { partition: this.name, code: e.codeName, error: e.message });
+        ws.terminate();
+      }
+    });
+    ws.on('error', () => undefined); // 'close' follows and retries
+    ws.on('close', () => {
+      if (this.connectTimer) clearTimeout(this.connectTimer);
+      if (this.ws === ws) {
+        this.ws = null;
+        this.retry('connection to the leader closed');
+      }
+    });
+  }
+
+  private get name(): string {
+    return `${this.p.topic}/${this.p.partition}`;
+  }
+
+  private retry(why: string): void {
+    if (this.stopped || this.retryTimer) return;
+    const delay = this.retryMs;
+    this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs * 2);
+    if (delay >= RETRY_MAX_MS) logLine('replica fetcher retrying', { partition: this.name, leader: this.leaderEndpoint, why });
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.connect();
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  private send(f: Frame): void {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(encodeFrame(f));
+  }
+
+  private fetch(): void {
+    this.send({
+      type: 'ReplicaFetch',
+      requestId: this.nextRequestId++,
+      topic: this.p.topic,
+      partition: this.p.partition,
+      replicaId: this.nodeId,
+      leaderEpoch: this.leaderEpoch,
+      fetchOffset: this.p.logEndOffset,
+      lastFetchedEpoch: epochsOf(this.p).latestEpoch(),
+    });
+  }
+
+  private onFrame(f: Frame): void {
+    this.lastHeardMs = performance.now();
+    switch (f.type) {
+      case 'HelloOk':
+        return this.fetch();
+      case 'ReplicaFetchOk':
+        if (f.divergingEpoch === -1 && f.divergingEndOffset === -1) {
+          this.retryMs = RETRY_MIN_MS;
+          this.commit(f.highWatermark);
+          return;
+        }
+        return this.truncate(f.divergingEpoch, f.divergingEndOffset);
+      case 'Deliver':
+        return this.onDeliver(f.batches, f.highWatermark);
+      case 'ErrorReply':
+        // FENCED/UNKNOWN_LEADER_EPOCH, NOT_LEADER: our role is stale or the leader's is; the main thread
+        // sends the new role soon. Retry with backoff meanwhile.
+        logLine('replica fetcher: leader refused', { partition: this.name, code: f.code, error: f.message });
+        this.ws?.close();
+        return;
+      default:
+        return;
+    }
+  }
+
+  private truncate(divergingEpoch: number, divergingEndOffset: number): void {
+    const p = this.p;
+    const d = followerTruncation(
+      { divergingEpoch, divergingEndOffset },
+      { history: epochsOf(p), logEndOffset: p.logEndOffset, highWatermark: p.highWatermark, uncleanLeaderElection: this.ctx.config.cluster!.uncleanLeaderElection },
+    );
+    if (d.kind === 'refuse') {
+      // Committed records would go: only an unclean election can make that necessary. Stay out of the
+      // ISR (we do not fetch) and say so loudly; an operator decides.
+      logLine('replica fetcher: REFUSING to truncate below the high watermark (unclean leader election is off)', {
+        partition: this.name,
+        truncateTo: d.truncateTo,
+        highWatermark: d.highWatermark,
+      });
+      this.ws?.close();
+      return;
+    }
+    const end = p.log.truncateTo(d.truncateTo);
+    truncateEpochs(p, end);
+    this.ctx.counters.add(Counter.replicaTruncations);
+    logLine('replica truncated to where it agrees with the leader (KIP-101)', { partition: this.name, logEnd: end, divergingEpoch, divergingEndOffset });
+    this.fetch();
+  }
+
+  private onDeliver(batches: Uint8Array, leaderHw: number): void {
+    const p = this.p;
+    let at = 0;
+    let appended = 0;
+    while (at < batches.length) {
+      const len = batchLength(batches, at);
+      const base = batchBaseOffset(batches, at);
+      // A catch-up chunk starts with the batch holding the fetch offset: batches we already have are
+      // skipped (the leader validated that our histories agree up to our log end).
+      if (batchLastOffset(batches, at) >= p.logEndOffset) {
+        if (base !== p.logEndOffset) throw new TickbusError(ErrorCode.CORRUPT_BATCH, `leader sent offset ${base}, expected ${p.logEndOffset}`);
+        const epoch = p.log.appendReplicated(batches, at, len);
+        if (epoch > epochsOf(p).latestEpoch()) assignEpoch(p, epoch, base);
+        appended += len;
+      }
+      at += len;
+    }
+    if (appended > 0) this.ctx.counters.add(Counter.replicatedBytes, appended);
+    this.commit(leaderHw);
+    if (appended > 0) this.ack();
+  }
+
+  /** The leader's high watermark, capped at what we have (we cannot have committed what we lack). */
+  private commit(leaderHw: number): void {
+    this.p.commitUpTo(Math.min(leaderHw, this.p.logEndOffset));
+  }
+
+  private ack(): void {
+    if (this.ackInFlight) {
+      this.ackAgain = true;
+      return;
+    }
+    const send = (): void => {
+      this.send({ type: 'ReplicaAck', topic: this.p.topic, partition: this.p.partition, replicaId: this.nodeId, leaderEpoch: this.leaderEpoch, logEndOffset: this.p.logEndOffset });
+    };
+    if (this.p.log.config.fsync !== 'always') return send();
+    // fsync 'always': our log end counts towards acks=all only once it is on disk.
+    this.ackInFlight = true;
+    this.p.log.flush().then(
+      () => {
+        this.ackInFlight = false;
+        if (this.stopped) return;
+        send();
+        if (this.ackAgain) {
+          this.ackAgain = false;
+          this.ack();
+        }
+      },
+      (err: unknown) => {
+        this.ackInFlight = false;
+        logLine('replica fsync failed; not acknowledging', { partition: this.name, error: String(err) });
+      },
+    );
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    const ws = this.ws;
+    this.ws = null;
+    ws?.terminate();
+  }
+}

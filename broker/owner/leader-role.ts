@@ -1,0 +1,228 @@
+// A partition this broker leads (cluster mode). The owner's live path stays one synchronous step:
+// append → publish to the append stream (followers replicate the very frame, built once) → ReplicaSet
+// decides whether the high watermark moves → commit publishes to committed consumers and releases
+// acks=all. Followers subscribe to the append stream like any client (ReplicaFetch) and answer with
+// their log end (ReplicaAck); that is what moves the high watermark on a replicated partition.
+//
+// The rules (HW = min log end over the maximal ISR, only while the ISR has min.insync members; ISR
+// shrink/expand proposals; divergence answers) live in broker/replication/, pure and model-tested;
+// this file feeds them and carries out what they decide.
+import { ErrorCode, TickbusError } from '../../schemas/errors.js';
+import { encodeFrameView, type FrameOf } from '../../schemas/frames.js';
+import { monotonicMs } from '../clock.js';
+import type { AppendResult } from '../log/partition-log.js';
+import { validateFetch } from '../replication/divergence.js';
+import { ReplicaSet, type ReplicaSetDecision } from '../replication/replica-set.js';
+import type { OwnerContext } from './context.js';
+import { Counter } from './counters.js';
+import { assignEpoch, epochsOf } from './epochs.js';
+import type { ReplicaRole } from './messages.js';
+import type { Partition, ReplicaRoleState } from './partition.js';
+import { type ConnState, Subscription, subKey } from './subscription.js';
+
+/** An acks=all produce waiting for the high watermark to pass its batch. */
+interface PendingAck {
+  conn: ConnState;
+  lastOffset: number;
+  deadline: number;
+  ack: FrameOf<'ProduceAck'>;
+}
+
+export interface LeaderHooks {
+  /** The leader proposes an ISR change; the main thread writes it to etcd and sends the role again. */
+  proposeIsr(topic: string, partition: number, leaderEpoch: number, isr: number[]): void;
+}
+
+export class LeaderRole implements ReplicaRoleState {
+  readonly kind = 'leader' as const;
+  readonly leaderEpoch: number;
+  private readonly set: ReplicaSet;
+  private readonly pending: PendingAck[] = [];
+  private stopped = false;
+
+  constructor(
+    private readonly ctx: OwnerContext,
+    private readonly p: Partition,
+    role: ReplicaRole,
+    private readonly hooks: LeaderHooks,
+  ) {
+    this.leaderEpoch = role.leaderEpoch;
+    // KIP-101: the new epoch starts at this log's end; every batch appended from now on carries it.
+    assignEpoch(p, role.leaderEpoch, p.logEndOffset);
+    p.leaderEpoch = role.leaderEpoch;
+    this.set = new ReplicaSet({
+      leaderId: ctx.config.cluster!.nodeId,
+      leaderEpoch: role.leaderEpoch,
+      replicas: role.replicas,
+      isr: role.isr.includes(ctx.config.cluster!.nodeId) ? role.isr : [...role.isr, ctx.config.cluster!.nodeId],
+      minInsync: role.minInsync,
+      replicaLagTimeMs: ctx.config.cluster!.replicaLagTimeMs,
+      logEndOffset: p.logEndOffset,
+      highWatermark: p.highWatermark,
+      nowMs: monotonicMs(),
+    });
+    this.apply(this.set.onLeaderAppend(p.logEndOffset, monotonicMs()));
+  }
+
+  get isrSize(): number {
+    return this.set.isr.length;
+  }
+
+  /** Largest follower lag in records (-1 while a follower has not fetched in this epoch). */
+  get maxFollowerLag(): number {
+    let max = 0;
+    for (const r of this.set.replicas) {
+      if (r === this.set.leaderId) continue;
+      const leo = this.set.followerLogEndOffset(r);
+      if (leo < 0) return -1;
+      max = Math.max(max, this.set.logEndOffset - leo);
+    }
+    return max;
+  }
+
+  /** acks=all may be taken now (ISR ≥ min.insync), else NOT_ENOUGH_REPLICAS before anything is appended. */
+  checkAcksAll(): void {
+    if (!this.set.canAppendAcksAll()) {
+      throw new TickbusError(
+        ErrorCode.NOT_ENOUGH_REPLICAS,
+        `${this.p.topic}/${this.p.partition} has ${this.set.isr.length} in-sync replica(s) [${this.set.isr.join(', ')}], fewer than min.insync ${this.set.minInsync}; nothing was written`,
+        { topic: this.p.topic, partition: this.p.partition },
+      );
+    }
+  }
+
+  onAppended(_res: AppendResult, _batch: Uint8Array): void {
+    this.apply(this.set.onLeaderAppend(this.p.logEndOffset, monotonicMs()));
+  }
+
+  /** The ISR committed in etcd (our proposal, or what the compare-and-swap found instead). */
+  onIsrCommitted(isr: number[]): void {
+    if (!isr.includes(this.set.leaderId)) return; // a new epoch will come with the role; nothing to do here
+    this.apply(this.set.onIsrCommitted(isr));
+  }
+
+  /** Waits for the high watermark to pass `lastOffset`, then sends `ack` (after the leader's fsync per policy). */
+  awaitCommit(conn: ConnState, lastOffset: number, ack: FrameOf<'ProduceAck'>): void {
+    if (this.p.highWatermark > lastOffset) return this.sendAck(conn, ack);
+    this.pending.push({ conn, lastOffset, deadline: monotonicMs() + this.ctx.config.cluster!.ackTimeoutMs, ack });
+  }
+
+  /** A follower asks to replicate: validate its position (KIP-279/320), then stream from there. */
+  onReplicaFetch(conn: ConnState, f: FrameOf<'ReplicaFetch'>): void {
+    if (!this.set.hasReplica(f.replicaId) || f.replicaId === this.set.leaderId) {
+      throw new TickbusError(ErrorCode.INVALID_REQUEST, `broker ${f.replicaId} is not a follower of ${this.p.topic}/${this.p.partition}`, {
+        topic: this.p.topic,
+        partition: this.p.partition,
+      });
+    }
+    const p = this.p;
+    const v = validateFetch(
+      { currentLeaderEpoch: f.leaderEpoch, fetchOffset: f.fetchOffset, lastFetchedEpoch: f.lastFetchedEpoch },
+      { leaderEpoch: this.leaderEpoch, history: epochsOf(p), logStartOffset: p.log.logStartOffset, logEndOffset: p.logEndOffset },
+    );
+    const ok: FrameOf<'ReplicaFetchOk'> = {
+      type: 'ReplicaFetchOk',
+      requestId: f.requestId,
+      topic: p.topic,
+      partition: p.partition,
+      divergingEpoch: -1,
+      divergingEndOffset: -1,
+      highWatermark: p.highWatermark,
+      logStartOffset: p.log.logStartOffset,
+    };
+    switch (v.kind) {
+      case 'fenced-epoch':
+        throw new TickbusError(ErrorCode.FENCED_LEADER_EPOCH, `replica fetch at epoch ${f.leaderEpoch}; ${p.topic}/${p.partition} is at epoch ${v.leaderEpoch}`, { topic: p.topic, partition: p.partition });
+      case 'unknown-epoch':
+        throw new TickbusError(ErrorCode.UNKNOWN_LEADER_EPOCH, `replica fetch at epoch ${f.leaderEpoch}; this leader is at ${v.leaderEpoch}`, { topic: p.topic, partition: p.partition });
+      case 'out-of-range':
+        throw new TickbusError(ErrorCode.OFFSET_OUT_OF_RANGE, `replica fetch from ${f.fetchOffset}; the leader's log holds ${v.logStartOffset} to ${v.logEndOffset}`, { topic: p.topic, partition: p.partition });
+      case 'diverging':
+        conn.ws?.send(encodeFrameView({ ...ok, divergingEpoch: v.divergingEpoch, divergingEndOffset: v.divergingEndOffset }), true, false);
+        return;
+      case 'serve': {
+        const key = subKey(p.topicId, p.partition);
+        conn.subs.get(key)?.close();
+        const sub = new Subscription(conn, p, f.fetchOffset, Infinity, this.ctx.pump, 'leader', f.replicaId);
+        conn.subs.set(key, sub);
+        conn.ws?.send(encodeFrameView(ok), true, false);
+        sub.start();
+        this.apply(this.set.onFollowerFetch(f.replicaId, f.fetchOffset, monotonicMs()));
+        return;
+      }
+    }
+  }
+
+  /** A follower appended up to `logEndOffset`. */
+  onReplicaAck(f: FrameOf<'ReplicaAck'>): void {
+    if (f.leaderEpoch !== this.leaderEpoch || !this.set.hasReplica(f.replicaId) || f.replicaId === this.set.leaderId) return;
+    const leo = Math.min(f.logEndOffset, this.p.logEndOffset);
+    this.apply(this.set.onFollowerFetch(f.replicaId, leo, monotonicMs()));
+  }
+
+  /** Every sweep: ISR shrink for followers that fell behind; acks=all that waited too long time out. */
+  tick(now: number): void {
+    this.apply(this.set.tick(now));
+    while (this.pending.length > 0 && this.pending[0]!.deadline <= now) {
+      const a = this.pending.shift()!;
+      if (a.conn.open) {
+        this.ctx.edge.sendError(
+          a.conn,
+          new TickbusError(ErrorCode.TIMEOUT, `${this.p.topic}/${this.p.partition}: not replicated to the in-sync replicas within ${this.ctx.config.cluster!.ackTimeoutMs} ms; it may still commit (the producer's retry is recognised)`, {
+            topic: this.p.topic,
+            partition: this.p.partition,
+          }),
+          a.ack.requestId,
+        );
+      }
+    }
+  }
+
+  private apply(d: ReplicaSetDecision): void {
+    if (this.stopped) return;
+    if (d.proposeIsr) {
+      this.ctx.counters.add(d.proposeIsr.length < this.set.isr.length ? Counter.isrShrinks : Counter.isrExpands);
+      this.hooks.proposeIsr(this.p.topic, this.p.partition, this.leaderEpoch, d.proposeIsr);
+    }
+    if (d.highWatermark !== undefined) {
+      this.p.commitUpTo(d.highWatermark);
+      this.p.publishHighWatermark();
+      this.releaseAcks();
+    }
+  }
+
+  private releaseAcks(): void {
+    const hw = this.p.highWatermark;
+    let n = 0;
+    while (n < this.pending.length && this.pending[n]!.lastOffset < hw) n++;
+    if (n === 0) return;
+    for (const a of this.pending.splice(0, n)) this.sendAck(a.conn, { ...a.ack, highWatermark: hw });
+  }
+
+  private sendAck(conn: ConnState, ack: FrameOf<'ProduceAck'>): void {
+    // fsync 'always': the leader's own copy is on disk before the ack, as the followers' are before theirs.
+    if (this.p.log.config.fsync !== 'always') {
+      if (conn.open) conn.ws?.send(encodeFrameView(ack), true, false);
+      return;
+    }
+    this.p.log.flush().then(
+      () => {
+        if (conn.open) conn.ws?.send(encodeFrameView(ack), true, false);
+      },
+      (err: unknown) => {
+        if (conn.open) this.ctx.edge.sendError(conn, new TickbusError(ErrorCode.STORAGE_ERROR, String(err)), ack.requestId);
+      },
+    );
+  }
+
+  /** Leadership ends: waiting acks=all fail with NOT_LEADER (the producer retries on the new leader). */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    const err = new TickbusError(ErrorCode.NOT_LEADER, `this broker no longer leads ${this.p.topic}/${this.p.partition}: refresh metadata`, {
+      topic: this.p.topic,
+      partition: this.p.partition,
+    });
+    for (const a of this.pending.splice(0)) if (a.conn.open) this.ctx.edge.sendError(a.conn, err, a.ack.requestId);
+  }
+}
