@@ -4,11 +4,11 @@ import { connect, type SendOptions } from '../client/index.js';
 import { BROKER_OPTION, intOption, parse, str, UsageError } from './args.js';
 
 const USAGE = `
-Usage: tickbus produce TOPIC [--acks none|leader|durable] [--key K] [--partition P] [--broker URL]
+Usage: tickbus produce TOPIC [--acks none|leader|all|durable] [--key K] [--partition P] [--broker URL]
 
 Reads stdin; each line is one record (UTF-8 value). Prints {"partition":P,"offset":O} for each
 acknowledged record, in input order (nothing with --acks none). Exits when stdin ends and every
-record is acknowledged.
+record is acknowledged. --acks all (cluster): acknowledged once every in-sync replica has it.
 `;
 
 const MAX_IN_FLIGHT = 1024;
@@ -18,7 +18,7 @@ export async function produceCommand(argv: string[]): Promise<number> {
   const topic = positionals[0];
   if (!topic) throw new UsageError(`produce needs a TOPIC\n${USAGE}`);
   const acks = str(values, 'acks');
-  if (acks !== 'none' && acks !== 'leader' && acks !== 'durable') throw new UsageError(`--acks must be none, leader or durable, got '${String(acks)}'`);
+  if (acks !== 'none' && acks !== 'leader' && acks !== 'all' && acks !== 'durable') throw new UsageError(`--acks must be none, leader, all or durable, got '${String(acks)}'`);
   const key = str(values, 'key');
   const partition = values.partition === undefined ? undefined : intOption(values, 'partition', 0, 0, 1023);
 

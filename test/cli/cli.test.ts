@@ -81,7 +81,7 @@ describe('tickbus CLI', () => {
     for (const flag of ['--replication-factor', '--min-insync']) expect(topicsHelp).toContain(flag);
     const bad = await tickbus(['produce', 'cli', '--acks', 'maybe', '--broker', broker.url]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--acks must be none, leader or durable/);
+    expect(bad.stderr).toMatch(/--acks must be none, leader, all or durable/);
     const unknown = await tickbus(['frobnicate']);
     expect(unknown.code).toBe(2);
   });
