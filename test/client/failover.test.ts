@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Bus, type ConsumedRecord, connect, ErrorCode, type Subscription, TickbusError, type TruncationInfo, utf8 } from '../../client/index.js';
 import { decodeBatches, encodeBatch } from '../../schemas/record-batch.js';
+import { BarrierTransport } from '../helpers/barrier-transport.js';
 import { BOOTSTRAP, FakeBroker, type MoveLeaderOptions } from './fake-broker.js';
 
 const dec = new TextDecoder();
@@ -14,12 +15,14 @@ afterEach(async () => {
   buses = [];
 });
 
-async function setup(opts: Record<string, unknown> = {}, partitions = 2): Promise<{ broker: FakeBroker; bus: Bus }> {
+/** `barrier.barrier()`: everything the fake sent before has reached the SDK ("nothing more arrived" without a sleep). */
+async function setup(opts: Record<string, unknown> = {}, partitions = 2): Promise<{ broker: FakeBroker; bus: Bus; barrier: BarrierTransport }> {
   const broker = new FakeBroker();
   broker.createTopic('ticks', partitions);
-  const bus = await connect({ brokers: [BOOTSTRAP], transport: broker, reconnect: { initialMs: 1, maxMs: 5 }, ...opts });
+  const barrier = new BarrierTransport(broker);
+  const bus = await connect({ brokers: [BOOTSTRAP], transport: barrier, reconnect: { initialMs: 1, maxMs: 5 }, ...opts });
   buses.push(bus);
-  return { broker, bus };
+  return { broker, bus, barrier };
 }
 
 function logValues(broker: FakeBroker, p: number): string[] {
@@ -159,7 +162,7 @@ describe('producer across leader changes', () => {
 
 describe('subscription across leader changes', () => {
   it('resumes on the new leader without a gap or a duplicate (NOT_LEADER pushed, socket dropped, offline, fenced)', async () => {
-    const { broker, bus } = await setup();
+    const { broker, bus, barrier } = await setup();
     const sub = bus.subscribe('ticks', { from: 'earliest', partitions: [0] });
     const got = collect(sub);
     const moves: MoveLeaderOptions[] = [
@@ -177,6 +180,7 @@ describe('subscription across leader changes', () => {
       const m = moves[round];
       if (m) broker.moveLeader('ticks', 0, m);
     }
+    await barrier.barrier(); // nothing more (no duplicate) is on its way
     expect(got.map((r) => utf8(r.value))).toEqual(want);
     expect(got.map((r) => r.offset)).toEqual(want.map((_, i) => i));
     expect(sub.stats.resubscribes).toBeGreaterThanOrEqual(moves.length);
@@ -188,7 +192,7 @@ describe('subscription across leader changes', () => {
   });
 
   it("isolation 'leader': a failover that truncates records the application saw fires 'truncated' at the new log end, then resumes there", async () => {
-    const { broker, bus } = await setup();
+    const { broker, bus, barrier } = await setup();
     await bus.send('ticks', Array.from({ length: 5 }, (_, i) => ({ value: `a${i}` })), { partition: 0, acks: 'all' });
     const sub = bus.subscribe('ticks', { from: 'earliest', partitions: [0], isolation: 'leader' });
     const got = collect(sub);
@@ -205,6 +209,8 @@ describe('subscription across leader changes', () => {
     expect(sub.stats.truncations).toBe(1);
     await bus.send('ticks', [{ value: 'c0' }, { value: 'c1' }], { partition: 0, acks: 'all' });
     await until(() => got.length === 10, 'records of the new leader');
+    await barrier.barrier();
+    expect(events).toHaveLength(1);
     expect(got.map((r) => `${r.offset}:${utf8(r.value)}`)).toEqual(['0:a0', '1:a1', '2:a2', '3:a3', '4:a4', '5:b0', '6:b1', '7:b2', '5:c0', '6:c1']);
     expect(sub.positions().get(0)).toBe(7);
   });
