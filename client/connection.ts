@@ -2,6 +2,11 @@
 // requests (with a time limit each), and everything unsolicited (Deliver, pushed errors, group
 // assignments) handed synchronously to a listener, in socket order.
 //
+// Keepalive (optional): a socket that only receives (a subscription) cannot tell a quiet partition from a
+// broker that stopped — a paused process keeps its TCP connections open, so no close ever comes. With
+// keepAliveMs set, a connection silent for that long sends a Ping; no frame at all within requestTimeoutMs
+// after it closes the connection, and its owner reconnects (to a new leader, after a failover).
+//
 // Answers are dispatched synchronously from the message handler, not through promise
 // continuations: `ws` emits several messages of one TCP read in one go, and a SubscribeOk must be
 // seen before the Deliver frames that follow it on the wire.
@@ -29,6 +34,8 @@ export interface ConnectionOptions {
   clientId: string;
   connectTimeoutMs: number;
   requestTimeoutMs: number;
+  /** Ping after this long without a frame; 0 or absent: no keepalive. */
+  keepAliveMs?: number;
 }
 
 /** Frames that carry a request id; the connection assigns it. */
@@ -45,6 +52,12 @@ export class Connection {
   /** The last error the broker pushed (request id 0) before closing: the reason for the close. */
   private pushedError: TickbusError | null = null;
   private helloWaiter: AnswerCallback | null = null;
+  private keepAliveTimer: ReturnType<typeof setInterval> | null = null;
+  /** A frame arrived since the last keepalive tick (a flag, not a timestamp: nothing extra per message). */
+  private heard = true;
+  /** Nonce of the unanswered keepalive Ping (0: none) and when it went out. */
+  private pingNonce = 0;
+  private pingSentAt = 0;
   private listener: ConnectionListener;
   brokerId = '';
   ownerId = -1;
@@ -86,7 +99,27 @@ export class Connection {
       c.close();
       throw err;
     }
+    if (opts.keepAliveMs) c.startKeepAlive(opts.keepAliveMs);
     return c;
+  }
+
+  private startKeepAlive(every: number): void {
+    this.keepAliveTimer = setInterval(() => {
+      if (this.heard) {
+        this.heard = false;
+        this.pingNonce = 0;
+        return;
+      }
+      const now = Date.now();
+      if (this.pingNonce === 0) {
+        this.pingNonce = (Math.floor(Math.random() * 0x7fff_ffff) | 1) >>> 0;
+        this.pingSentAt = now;
+        this.write({ type: 'Ping', nonce: this.pingNonce });
+      } else if (now - this.pingSentAt >= this.opts.requestTimeoutMs) {
+        this.fail(new TickbusError(ErrorCode.CONNECTION_CLOSED, `${this.url} did not answer a keepalive Ping within ${this.opts.requestTimeoutMs} ms; reconnecting`));
+      }
+    }, every);
+    (this.keepAliveTimer as { unref?: () => void }).unref?.();
   }
 
   get closed(): boolean {
@@ -159,6 +192,7 @@ export class Connection {
 
   private onMessage(bytes: Uint8Array): void {
     if (this.closeError) return;
+    this.heard = true;
     let f: Frame;
     try {
       f = decodeFrame(bytes);
@@ -170,6 +204,10 @@ export class Connection {
     }
     if (this.helloWaiter) {
       this.helloWaiter(f.type === 'ErrorReply' ? errorFromFrame(f) : null, f);
+      return;
+    }
+    if (f.type === 'Pong' && this.pingNonce !== 0 && f.nonce === this.pingNonce) {
+      this.pingNonce = 0;
       return;
     }
     const id = 'requestId' in f ? f.requestId : 0;
@@ -201,6 +239,8 @@ export class Connection {
     this.closeError = err;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
+    if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
+    this.keepAliveTimer = null;
     this.socket?.close(1000);
     this.helloWaiter?.(err, null);
     const pending = [...this.pending.values()];

@@ -15,6 +15,8 @@ export class OwnerLinks {
     private readonly opts: ResolvedOptions,
     private readonly transport: Transport,
     private readonly listener: ConnectionListener = {},
+    /** Keepalive of each connection (see Connection): on for subscriptions, whose sockets mostly receive. */
+    private readonly keepAliveMs = 0,
   ) {}
 
   /** The open connection to `url`, if there is one (no await on the hot path). */
@@ -38,6 +40,7 @@ export class OwnerLinks {
         clientId: this.opts.clientId,
         connectTimeoutMs: this.opts.connectTimeoutMs,
         requestTimeoutMs: this.opts.requestTimeoutMs,
+        keepAliveMs: this.keepAliveMs,
       },
       {
         onFrame: (f, size, conn) => this.listener.onFrame?.(f, size, conn),

@@ -246,10 +246,17 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
     this.backoff = new Backoff(ctx.options.reconnect);
     this.maxRetries = ctx.options.reconnect.maxRetries;
     this.checkCrcs = ctx.options.checkCrcs;
-    this.links = new OwnerLinks(ctx.options, ctx.transport, {
-      onFrame: (f, size, conn) => this.onFrame(f, size, conn),
-      onClose: (err, conn) => this.onConnectionClose(err, conn),
-    });
+    // Keepalive: a leader that stopped without closing its sockets (a paused process, a lost host) is
+    // noticed after about 2 × requestTimeoutMs of silence, and the partitions move to the new leader.
+    this.links = new OwnerLinks(
+      ctx.options,
+      ctx.transport,
+      {
+        onFrame: (f, size, conn) => this.onFrame(f, size, conn),
+        onClose: (err, conn) => this.onConnectionClose(err, conn),
+      },
+      Math.max(1, Math.floor(ctx.options.requestTimeoutMs / 2)),
+    );
   }
 
   // ------------------------------------------------------------------ public API

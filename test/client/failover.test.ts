@@ -191,6 +191,24 @@ describe('subscription across leader changes', () => {
     expect(last.starts[0]).toMatchObject({ kind: 'offset', value: 20, leaderEpoch: moves.length });
   });
 
+  it('leaves a leader that stopped without closing its socket (paused) for the new one: keepalive', async () => {
+    const { broker, bus } = await setup({ requestTimeoutMs: 100 });
+    const sub = bus.subscribe('ticks', { from: 'earliest', partitions: [0] });
+    const got = collect(sub);
+    await bus.send('ticks', [{ value: 'a' }, { value: 'b' }], { partition: 0 });
+    await until(() => got.length === 2, 'records');
+    const old = broker.leaderOf(broker.partition('ticks', 0));
+    broker.paused.add(old); // SIGSTOP: its NOT_LEADER push never leaves it, its socket stays open
+    broker.moveLeader('ticks', 0);
+    const t0 = Date.now();
+    await bus.send('ticks', [{ value: 'c' }], { partition: 0 });
+    await until(() => got.length === 3, 'the record from the new leader', 3000);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(got.map((r) => `${r.offset}:${utf8(r.value)}`)).toEqual(['0:a', '1:b', '2:c']);
+    expect(sub.stats.disconnects).toBe(1);
+    expect(broker.sent('Ping').some((f) => f.nonce > 0)).toBe(true);
+  });
+
   it("isolation 'leader': a failover that truncates records the application saw fires 'truncated' at the new log end, then resumes there", async () => {
     const { broker, bus, barrier } = await setup();
     await bus.send('ticks', Array.from({ length: 5 }, (_, i) => ({ value: `a${i}` })), { partition: 0, acks: 'all' });

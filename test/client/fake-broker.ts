@@ -105,7 +105,7 @@ export class FakeConn {
   ) {}
 
   send(f: Frame): void {
-    if (!this.open) return;
+    if (!this.open || this.broker.paused.has(this.url)) return;
     const bytes = encodeFrame(f);
     queueMicrotask(() => {
       if (this.open) this.handlers.onMessage(bytes);
@@ -150,6 +150,8 @@ export class FakeBroker implements Transport {
   opens = 0;
   /** Further bootstrap URLs that answer (all serve the same cluster). */
   readonly bootstraps = new Set<string>([BOOTSTRAP]);
+  /** Owner URLs whose process is paused (SIGSTOP): sockets stay open, nothing is read or sent. */
+  readonly paused = new Set<string>();
   /** Bootstrap URLs that answer Hello and then nothing (a broker that hangs after accepting clients). */
   readonly silent = new Set<string>();
   /** CreateTopic's replication settings, echoed in metadata like a cluster's. */
@@ -248,6 +250,7 @@ export class FakeBroker implements Transport {
     conn.received.push(f);
     this.log.push({ url: conn.url, frame: f, conn });
     if (this.silent.has(conn.url) && conn.hello) return;
+    if (this.paused.has(conn.url)) return;
     if (!conn.hello) {
       if (f.type !== 'Hello' || f.protocolVersion !== PROTOCOL_VERSION) {
         conn.send(errorFrame(new TickbusError(ErrorCode.HELLO_REQUIRED, 'Hello first')));
