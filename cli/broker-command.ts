@@ -53,7 +53,7 @@ function clusterOptions(values: Record<string, string | boolean | undefined>): C
     ...defaults,
     etcd: parseEtcdUrls(etcdArg),
     nodeId: intOption(values, 'node-id', 0, 0, 2 ** 31 - 1),
-    zone: str(values, 'zone') || defaults.zone,
+    zone: str(values, 'zone') ?? defaults.zone,
     name,
     leaseTtlMs,
     // Keep the fencing margin a third of the TTL when the TTL changes (the default is 1 s of 3 s).

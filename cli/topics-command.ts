@@ -1,7 +1,7 @@
 // `tickbus topics create|list|describe|delete`.
 import { connect } from '../client/index.js';
 import { ErrorCode, TickbusError } from '../schemas/errors.js';
-import type { TopicConfigWire, TopicInfoWire } from '../schemas/frames.js';
+import type { TopicInfoWire } from '../schemas/frames.js';
 import { BROKER_OPTION, intOption, parse, str, UsageError } from './args.js';
 import { bootstrapRequest } from './bootstrap-request.js';
 
@@ -83,7 +83,7 @@ export async function topicsCommand(argv: string[]): Promise<number> {
     const frame: Parameters<typeof bootstrapRequest>[1] =
       action === 'describe'
         ? { type: 'DescribeTopic', requestId: 0, name: needName() }
-        : { type: 'CreateTopic', requestId: 0, name: needName(), partitions, config: Object.keys(config).length ? (config as Partial<TopicConfigWire>) : null, replicationFactor, minInsync };
+        : { type: 'CreateTopic', requestId: 0, name: needName(), partitions, config: Object.keys(config).length ? config : null, replicationFactor, minInsync };
     const r = await bootstrapRequest(brokerUrl, frame);
     const t = r.topics.find((x) => x.name === name);
     if (!t) throw new TickbusError(ErrorCode.UNKNOWN_TOPIC, `topic '${String(name)}' does not exist`, { topic: name });

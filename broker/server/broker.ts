@@ -67,7 +67,9 @@ export async function startBroker(partial: Partial<BrokerConfig> = {}): Promise<
     },
     metrics: async () =>
       renderMetrics(supervisor.status(), supervisor.counterBuffers(), await supervisor.stats(MAX_LAG_SERIES), cluster?.metricsSource() ?? null),
-    ...(config.testHooks ? { injectOwnerFault: async (id: number) => void (await supervisor.injectFault(id)) } : {}),
+    ...(config.testHooks ? { injectOwnerFault: async (id: number) => {
+          await supervisor.injectFault(id);
+        } } : {}),
   });
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   let port: number;
@@ -97,7 +99,7 @@ export async function startBroker(partial: Partial<BrokerConfig> = {}): Promise<
       closed ??= (async () => {
         clearInterval(groupTimer);
         const err = new TickbusError(ErrorCode.SHUTTING_DOWN, 'broker is shutting down; reconnect to resume');
-        await bootstrap?.close(err);
+        await bootstrap.close(err);
         // Leave the cluster before the owners stop: our lease revoked, others take over our leaderships now.
         await cluster?.close();
         await supervisor.stop();

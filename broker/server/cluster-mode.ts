@@ -24,6 +24,10 @@ import type { Supervisor } from './supervisor.js';
 /** After a failed message to an owner, try again this much later (every change also retries at once). */
 const RETRY_MS = 1_000;
 
+function positiveOr(v: number | undefined, fallback: number): number {
+  return v !== undefined && v > 0 ? v : fallback;
+}
+
 /** What this broker last told one owner, as far as the owner confirmed it. */
 class OwnerState {
   /** Topics the owner has open: name → topic id (incarnation). */
@@ -32,6 +36,12 @@ class OwnerState {
   readonly sent = new Map<string, ReplicaRole>();
   running = false;
   again = false;
+  /** Whether a change came during the pass that just ended (and forget it). */
+  takeAgain(): boolean {
+    const again = this.again;
+    this.again = false;
+    return again;
+  }
   retry: NodeJS.Timeout | null = null;
 }
 
@@ -133,10 +143,9 @@ export class ClusterCatalogue implements Catalogue {
     st.running = true;
     void (async () => {
       try {
-        do {
-          st.again = false;
-          await this.sync(ownerId, st);
-        } while (st.again && !this.closed);
+        st.again = false;
+        do await this.sync(ownerId, st);
+        while (st.takeAgain() && !this.closed);
       } catch (err) {
         // Owner down, restarting or slow: its ready hook syncs it again; a slow one is retried here.
         logLine('cluster: owner not in sync yet; retrying', { owner: ownerId, error: String(err) });
@@ -293,8 +302,9 @@ export class ClusterCatalogue implements Catalogue {
       case 'CreateTopic': {
         validateTopicName(frame.name);
         validatePartitionCount(frame.partitions);
-        const replicationFactor = frame.replicationFactor || this.cluster.defaultReplicationFactor;
-        const minInsync = frame.minInsync || Math.min(this.cluster.defaultMinInsync, replicationFactor);
+        // 0 (or absent) on the wire means "the broker's default".
+        const replicationFactor = positiveOr(frame.replicationFactor, this.cluster.defaultReplicationFactor);
+        const minInsync = positiveOr(frame.minInsync, Math.min(this.cluster.defaultMinInsync, replicationFactor));
         const t = await node.createTopic({ name: frame.name, partitions: frame.partitions, replicationFactor, minInsync, config: topicLogConfig(this.config, frame.config) });
         logLine('topic created', { topic: t.name, partitions: t.partitions, replicationFactor, minInsync, fsync: t.config.fsync });
         return { type: 'MetadataResult', requestId: frame.requestId, topics: [this.topicInfo(node, t, new Map())] };

@@ -29,7 +29,7 @@ export function leaderEndpoint(ctx: Pick<RoleContext, 'broker'>, rep: Pick<Local
   const p = rep.partition;
   if (p.leader < 0) return { ownerId: -1, endpoint: '' };
   const b = ctx.broker(p.leader);
-  if (!b || b.incarnation !== p.leaderIncarnation) return { ownerId: -1, endpoint: '' };
+  if (b?.incarnation !== p.leaderIncarnation) return { ownerId: -1, endpoint: '' };
   return ownerEndpointOf(b, p.topic, p.partition);
 }
 

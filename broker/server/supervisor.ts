@@ -69,7 +69,7 @@ class OwnerHandle {
         reject(new TickbusError(ErrorCode.TIMEOUT, `partition owner ${this.id} did not answer ${msg.type} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(reqId, { resolve, reject, timer });
-      w.postMessage({ ...msg, reqId } as ToOwner);
+      w.postMessage({ ...msg, reqId });
     });
   }
 
@@ -123,7 +123,7 @@ export class Supervisor {
 
   endpoint(ownerId: number): string {
     const o = this.owners[ownerId];
-    if (!o || !o.up) return '';
+    if (!o?.up) return '';
     const host = this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host;
     return `ws://${host}:${o.port}/`;
   }

@@ -16,7 +16,7 @@ beforeAll(async () => {
   cluster = await startCluster({ brokers: 3, leaseTtlMs: 2_000 });
 }, 60_000);
 afterAll(async () => {
-  await cluster?.stop();
+  await (cluster as TestCluster | undefined)?.stop();
 });
 
 async function tickbus(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
