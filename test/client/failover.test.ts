@@ -191,6 +191,40 @@ describe('subscription across leader changes', () => {
     expect(last.starts[0]).toMatchObject({ kind: 'offset', value: 20, leaderEpoch: moves.length });
   });
 
+  it('reads every record once, in order, whatever leader moves happen between and during sends', async () => {
+    const moveArb = fc.record({
+      subscribers: fc.constantFrom<'push-error' | 'drop'>('push-error', 'drop'),
+      answer: fc.constantFrom(ErrorCode.NOT_LEADER, ErrorCode.FENCED_LEADER_EPOCH),
+      offlineFor: fc.integer({ min: 0, max: 3 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 5 }), fc.option(moveArb, { nil: undefined }), fc.boolean()), { minLength: 1, maxLength: 10 }),
+        async (steps) => {
+          const { broker, bus, barrier } = await setup({}, 1);
+          const sub = bus.subscribe('ticks', { from: 'earliest', partitions: [0] });
+          const got = collect(sub);
+          await until(() => sub.positions().get(0) === 0, 'subscribed');
+          const sends: Promise<unknown>[] = [];
+          let v = 0;
+          for (const [size, move, waitForAck] of steps) {
+            const p = bus.send('ticks', Array.from({ length: size }, () => ({ value: `v${v++}` })), { partition: 0, acks: 'all' });
+            sends.push(p);
+            if (waitForAck) await p; // else the move lands while the send is in flight
+            if (move) broker.moveLeader('ticks', 0, move);
+          }
+          await Promise.all(sends);
+          await until(() => got.length >= v, 'every record');
+          await barrier.barrier();
+          expect(got.map((r) => utf8(r.value))).toEqual(Array.from({ length: v }, (_, i) => `v${i}`));
+          expect(got.map((r) => r.offset)).toEqual(Array.from({ length: v }, (_, i) => i));
+          await bus.close();
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   it('leaves a leader that stopped without closing its socket (paused) for the new one: keepalive', async () => {
     const { broker, bus } = await setup({ requestTimeoutMs: 100 });
     const sub = bus.subscribe('ticks', { from: 'earliest', partitions: [0] });
@@ -231,6 +265,28 @@ describe('subscription across leader changes', () => {
     expect(events).toHaveLength(1);
     expect(got.map((r) => `${r.offset}:${utf8(r.value)}`)).toEqual(['0:a0', '1:a1', '2:a2', '3:a3', '4:a4', '5:b0', '6:b1', '7:b2', '5:c0', '6:c1']);
     expect(sub.positions().get(0)).toBe(7);
+  });
+
+  it("isolation 'leader': records received but not yet handed out are read again from the new leader, with no event", async () => {
+    const { broker, bus, barrier } = await setup();
+    await bus.send('ticks', [{ value: 'a0' }, { value: 'a1' }], { partition: 0 });
+    const sub = bus.subscribe('ticks', { from: 'earliest', partitions: [0], isolation: 'leader' });
+    const got = collect(sub);
+    const events: TruncationInfo[] = [];
+    sub.on('truncated', (t) => events.push(t));
+    await until(() => got.length === 2, 'committed records');
+    sub.pause();
+    broker.append(broker.partition('ticks', 0), encodeBatch([{ value: 'lost' }]));
+    await barrier.barrier(); // received (offset 2), not handed out: paused
+    expect(got).toHaveLength(2);
+    broker.moveLeader('ticks', 0, { truncateTo: 2, subscribers: 'drop' });
+    await until(() => sub.stats.resubscribes === 1, 'resubscribed');
+    await bus.send('ticks', [{ value: 'c0' }], { partition: 0 });
+    sub.resume();
+    await until(() => got.length === 3, 'the new leader record');
+    await barrier.barrier();
+    expect(got.map((r) => `${r.offset}:${utf8(r.value)}`)).toEqual(['0:a0', '1:a1', '2:c0']);
+    expect(events).toEqual([]);
   });
 
   it("isolation 'committed' never skips: a resubscribe refused past the head is retried, then reported, with no 'truncated' event", async () => {
