@@ -146,12 +146,12 @@ describe('producer across leader changes', () => {
 
   it('waits out a partition with no leader (endpoint empty) and sends to the new one', async () => {
     const { broker, bus } = await setup();
+    // First send: metadata shows the partition offline for its first three answers.
     broker.moveLeader('ticks', 0, { offlineFor: 3, subscribers: 'drop' });
-    const metadataBefore = broker.sent('Metadata').length;
     const acks = await bus.send('ticks', [{ value: 'x' }], { partition: 0, acks: 'all' });
     expect(acks).toEqual([{ partition: 0, offset: 0 }]);
-    expect(broker.sent('Metadata').length - metadataBefore).toBeGreaterThanOrEqual(0);
-    // Now a send after the leader moved and metadata shows it offline for a few answers.
+    expect(broker.sent('Metadata').length).toBeGreaterThanOrEqual(4);
+    // Then a send after the leader moved again, offline for a few answers.
     broker.moveLeader('ticks', 0, { offlineFor: 3 });
     const before = broker.sent('Metadata').length;
     expect(await bus.send('ticks', [{ value: 'y' }], { partition: 0, acks: 'all' })).toEqual([{ partition: 0, offset: 1 }]);
