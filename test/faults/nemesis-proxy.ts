@@ -333,7 +333,7 @@ export class NemesisProxy {
   /** Breaks the link: 'reset' closes every connection and refuses new ones; 'blackhole' freezes them. */
   cut(mode: CutMode = 'reset'): void {
     // Callers may be untyped (the soak CLI parses modes from its arguments).
-    if (!(['reset', 'blackhole'] as unknown[]).includes(mode)) throw new TypeError(`cut mode must be 'reset' or 'blackhole', got ${String(mode)}`);
+    if (!(['reset', 'blackhole'] as unknown[]).includes(mode)) throw new TypeError(`cut mode must be 'reset' or 'blackhole', got ${JSON.stringify(mode)}`);
     this.cutMode = mode;
     if (mode === 'reset') for (const l of [...this.links]) l.reset();
     else for (const l of this.links) l.pump();
@@ -357,7 +357,7 @@ export class NemesisProxy {
   /** Drops each chunk with this probability; 0 turns it off. */
   drop(probability: number, mode: DropMode = 'reset'): void {
     if (!(probability >= 0 && probability <= 1)) throw new RangeError(`drop probability must be in [0, 1], got ${probability}`);
-    if (!(['reset', 'discard'] as unknown[]).includes(mode)) throw new TypeError(`drop mode must be 'reset' or 'discard', got ${String(mode)}`);
+    if (!(['reset', 'discard'] as unknown[]).includes(mode)) throw new TypeError(`drop mode must be 'reset' or 'discard', got ${JSON.stringify(mode)}`);
     this.dropProbability = probability;
     this.dropMode = mode;
   }
