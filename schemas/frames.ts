@@ -181,8 +181,9 @@ const b64 = (v: number): bigint => BigInt(Math.trunc(v));
 // The frame types are the members of the schema's `Body` union, by name: a member without a frame type, or a
 // frame type without a member, fails the typecheck here rather than a client at runtime.
 type SchemaBody = Exclude<keyof typeof g.Body, 'NONE'>;
-const frameTypesMatchSchema: [FrameType, SchemaBody] extends [SchemaBody, FrameType] ? true : never = true;
-void frameTypesMatchSchema;
+export type FrameTypesMatchSchema = [FrameType, SchemaBody] extends [SchemaBody, FrameType] ? true : never;
+// Compile-time only: assigning `true` fails the typecheck when the two lists differ.
+export const frameTypesMatchSchema: FrameTypesMatchSchema = true;
 
 // ---------------------------------------------------------------- shared pieces
 
@@ -389,8 +390,8 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
         if (kind === g.StartKind.Earliest) starts.push({ partition, kind: 'earliest', leaderEpoch });
         else if (kind === g.StartKind.Latest) starts.push({ partition, kind: 'latest', leaderEpoch });
         else if (kind === g.StartKind.Offset) starts.push({ partition, kind: 'offset', value, leaderEpoch });
-        else if (kind === g.StartKind.Timestamp) starts.push({ partition, kind: 'timestamp', value, leaderEpoch });
-        else throw malformed(`unknown start kind ${kind}`);
+        else if ((kind as number) === (g.StartKind.Timestamp as number)) starts.push({ partition, kind: 'timestamp', value, leaderEpoch });
+        else throw malformed(`unknown start kind ${String(kind)}`);
       }
       const isolation = ISOLATION_FROM_WIRE[t.isolation()];
       if (isolation === undefined) throw malformed(`unknown isolation ${t.isolation()}`);
@@ -884,7 +885,7 @@ export function encodeFrame(f: Frame): Uint8Array {
  */
 export function encodeFrameView(f: Frame): Uint8Array {
   const codec = codecs[f.type] as Codec<FrameType> | undefined;
-  if (codec === undefined) throw new TypeError(`cannot encode frame type ${String(f.type)}: no such frame type`);
+  if (codec === undefined) throw new TypeError(`cannot encode frame type ${f.type as string}: no such frame type`);
   const b = shared;
   b.clear();
   const body = codec.encode(b, f);

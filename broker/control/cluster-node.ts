@@ -164,9 +164,9 @@ export class ClusterNode {
 
   private onViewChange(): void {
     const c = this.view.controller;
-    if (c && c.id === this.nodeId && c.modRevision === this.controllerRevision) {
+    if (c?.id === this.nodeId && c.modRevision === this.controllerRevision) {
       // still ours
-    } else if (c && c.id === this.nodeId && this.lease && c.lease === this.lease.id && this.live) {
+    } else if (c?.id === this.nodeId && c.lease === this.lease?.id && this.live) {
       // Our campaign's transaction committed but its answer was lost (etcd restarting): the key is bound
       // to our current lease, so it is ours.
       this.controllerRevision = c.modRevision;
@@ -222,7 +222,7 @@ export class ClusterNode {
     await this.etcd.txn([{ key, modRevision: 0 }, { key: this.keys.topic(req.name), modRevision: 0 }], [{ key, value: JSON.stringify({ ...req, from: this.nodeId }) }]);
     await this.waitFor(() => {
       const t = this.view.topics.get(req.name);
-      return t !== undefined && this.view.partitionsOf(req.name).length === t.value.partitions;
+      return this.view.partitionsOf(req.name).length === t?.value.partitions;
     }, `the controller did not create topic '${req.name}'`);
     return this.view.topics.get(req.name)!.value;
   }

@@ -42,6 +42,7 @@ export class Controller {
           this.again = false;
           if (this.controllerRevision() === 0) return;
           await this.reconcile();
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- poke() sets it during the await
         } while (this.again);
       } catch (err) {
         logLine('controller pass failed; retrying on the next change', { error: String(err) });
@@ -134,7 +135,7 @@ export class Controller {
   private async electIfLeaderGone(rec: PartitionRecord, modRevision: number): Promise<void> {
     const alive = (id: number): boolean => this.view.brokers.has(id);
     const leaderBroker = this.view.brokers.get(rec.leader);
-    if (leaderBroker && leaderBroker.value.incarnation === rec.leaderIncarnation) return;
+    if (leaderBroker?.value.incarnation === rec.leaderIncarnation) return;
     // A leader that restarted (new incarnation) may have lost its unsynced tail: it leads again only if
     // no other in-sync replica is alive, as a last ISR member coming back would in Kafka.
     const isr = leaderBroker && rec.isr.some((id) => id !== rec.leader && alive(id)) ? rec.isr.filter((id) => id !== rec.leader) : rec.isr;

@@ -36,7 +36,7 @@ const fromKv = (kv: IKeyValue): Entry => ({
   value: kv.value.toString(),
   modRevision: Number(kv.mod_revision),
   createRevision: Number(kv.create_revision),
-  lease: String(kv.lease),
+  lease: kv.lease,
 });
 
 /**
@@ -244,6 +244,7 @@ export class EtcdClient {
         .prefix(prefix)
         .startRevision(String(revision + 1))
         .create();
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the stop function during the await
       if (stopped) {
         await w.cancel();
         return;

@@ -38,7 +38,7 @@ const SLOTS = {
 export type CounterName = keyof typeof SLOTS;
 
 /** Slot index of each counter: `counters.add(Counter.recordsIn, n)`. */
-export const Counter = Object.freeze(Object.fromEntries(Object.keys(SLOTS).map((k, i) => [k, i]))) as { readonly [K in CounterName]: number };
+export const Counter = Object.freeze(Object.fromEntries(Object.keys(SLOTS).map((k, i) => [k, i]))) as Readonly<Record<CounterName, number>>;
 
 /** Every slot in index order, with its name and Prometheus description. */
 export const COUNTER_SLOTS: readonly (SlotSpec & { key: CounterName; index: number })[] = (Object.keys(SLOTS) as CounterName[]).map((key, index) => ({

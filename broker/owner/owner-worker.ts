@@ -41,6 +41,7 @@ async function fail(err: unknown): Promise<void> {
 process.on('uncaughtException', (err) => void fail(err));
 process.on('unhandledRejection', (err) => void fail(err));
 
+// eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- handlers that answer nothing return void
 function reply(reqId: number, fn: () => Omit<Extract<FromOwner, { type: 'reply'; ok: true }>, 'type' | 'reqId' | 'ok'> | void): void {
   try {
     const extra = fn() ?? {};

@@ -135,7 +135,7 @@ export class Owner {
         continue;
       }
       const cur = p.replica;
-      if (cur && cur.leaderEpoch === r.leaderEpoch && cur.kind === r.role) {
+      if (cur?.leaderEpoch === r.leaderEpoch && cur.kind === r.role) {
         if (cur instanceof LeaderRole) cur.onIsrCommitted(r.isr);
         if (!(cur instanceof FollowerRole) || cur.leaderEndpoint === r.leaderEndpoint) continue;
       }

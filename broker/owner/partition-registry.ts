@@ -37,7 +37,7 @@ export class PartitionRegistry {
   open(t: OwnedTopic): void {
     this.deleted.delete(t.name);
     const existing = this.topics.get(t.name);
-    if (existing && existing.id === t.id) return;
+    if (existing?.id === t.id) return;
     // Another incarnation of the name: the one we have was deleted (we missed it). Its subscribers are
     // told, and its files go before the new incarnation opens the same directories.
     if (existing) this.drop(existing);

@@ -134,7 +134,7 @@ export class EpochHistory {
   /** Rebuilds a history from toJSON()'s output; throws TypeError/RangeError on anything else. */
   static fromJSON(json: unknown): EpochHistory {
     const j = json as { version?: unknown; entries?: unknown } | null;
-    if (typeof j !== 'object' || j === null || j.version !== 1 || !Array.isArray(j.entries)) {
+    if (typeof j !== 'object' || j?.version !== 1 || !Array.isArray(j.entries)) {
       throw new TypeError('epoch history JSON must be { version: 1, entries: [[epoch, startOffset], ...] }');
     }
     const entries = (j.entries as unknown[]).map((pair, i) => {

@@ -84,9 +84,9 @@ export class ReplicaSet {
     if (o.highWatermark > o.logEndOffset) {
       throw new RangeError(`highWatermark ${o.highWatermark} is past the log end offset ${o.logEndOffset}`);
     }
-    if (new Set(o.replicas).size !== o.replicas.length) throw new RangeError(`replicas has duplicates: [${o.replicas}]`);
-    if (!o.replicas.includes(o.leaderId)) throw new RangeError(`leader ${o.leaderId} is not a replica: [${o.replicas}]`);
-    if (!o.isr.includes(o.leaderId)) throw new RangeError(`leader ${o.leaderId} is not in the ISR: [${o.isr}]`);
+    if (new Set(o.replicas).size !== o.replicas.length) throw new RangeError(`replicas has duplicates: [${o.replicas.join(', ')}]`);
+    if (!o.replicas.includes(o.leaderId)) throw new RangeError(`leader ${o.leaderId} is not a replica: [${o.replicas.join(', ')}]`);
+    if (!o.isr.includes(o.leaderId)) throw new RangeError(`leader ${o.leaderId} is not in the ISR: [${o.isr.join(', ')}]`);
     for (const r of o.isr) if (!o.replicas.includes(r)) throw new RangeError(`ISR member ${r} is not a replica`);
     this.leaderId = o.leaderId;
     this.leaderEpoch = o.leaderEpoch;
@@ -147,8 +147,8 @@ export class ReplicaSet {
   }
 
   /** The leader appended; its log end is now `logEndOffset`. */
-  onLeaderAppend(logEndOffset: number, nowMs: number): ReplicaSetDecision {
-    void nowMs; // the leader is always caught up with itself; kept for a uniform call shape
+  onLeaderAppend(logEndOffset: number, _nowMs: number): ReplicaSetDecision {
+    // nowMs: the leader is always caught up with itself; the parameter keeps one call shape for every event.
     if (logEndOffset < this.leaderLogEnd) {
       throw new RangeError(`the leader's log end went back from ${this.leaderLogEnd} to ${logEndOffset} within epoch ${this.leaderEpoch}`);
     }
@@ -202,7 +202,7 @@ export class ReplicaSet {
     for (const r of isr) if (!this.replicas.includes(r)) throw new RangeError(`ISR member ${r} is not a replica`);
     if (!isr.includes(this.leaderId)) {
       // The controller moved leadership or fenced us; this ReplicaSet's epoch is over.
-      throw new RangeError(`ISR [${isr}] does not contain leader ${this.leaderId}: start a new epoch instead`);
+      throw new RangeError(`ISR [${isr.join(', ')}] does not contain leader ${this.leaderId}: start a new epoch instead`);
     }
     this.committedIsr = this.ordered(isr);
     this.pending = null;
@@ -213,7 +213,7 @@ export class ReplicaSet {
 
   private follower(id: number): FollowerState {
     const f = this.followers.get(id);
-    if (!f) throw new RangeError(`replica ${id} is not a follower of this partition (replicas [${this.replicas}], leader ${this.leaderId})`);
+    if (!f) throw new RangeError(`replica ${id} is not a follower of this partition (replicas [${this.replicas.join(', ')}], leader ${this.leaderId})`);
     return f;
   }
 
