@@ -46,6 +46,12 @@ export const ErrorCode = {
   // acks=all while the in-sync replica set is smaller than the topic's min.insync.replicas.
   NOT_ENOUGH_REPLICAS: 507,
   INTERNAL: 599,
+  // 6xx: security (not retryable: a new credential or a changed ACL is needed)
+  AUTHENTICATION_REQUIRED: 600,
+  AUTHENTICATION_FAILED: 601,
+  TOKEN_EXPIRED: 602,
+  NOT_AUTHORIZED: 603,
+  LIMIT_EXCEEDED: 604,
 } as const;
 
 export type ErrorCodeName = keyof typeof ErrorCode;

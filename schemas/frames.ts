@@ -49,7 +49,8 @@ export interface TopicInfoWire {
 }
 
 export type Frame =
-  | { type: 'Hello'; protocolVersion: number; clientId: string }
+  /** token: a static token or a JWT when the broker requires authentication ('' or absent: none). */
+  | { type: 'Hello'; protocolVersion: number; clientId: string; token?: string }
   | { type: 'HelloOk'; protocolVersion: number; brokerId: string; ownerId: number }
   | { type: 'Produce'; requestId: number; topic: string; partition: number; acks: AcksMode; batch: Uint8Array; leaderEpoch?: number }
   | {
@@ -61,6 +62,8 @@ export type Frame =
       recordCount: number;
       highWatermark: number;
       duplicate: boolean;
+      /** Quota: wait this long before the next produce (0 or absent: no throttling). */
+      throttleMs?: number;
     }
   | { type: 'Subscribe'; requestId: number; topic: string; starts: StartSpec[]; creditBytes: number; isolation?: Isolation }
   | {
@@ -300,10 +303,11 @@ interface Codec<T extends FrameType> {
 // (measured: 715 µs vs 5 µs for a 256 KiB catch-up chunk).
 const codecs: { readonly [T in FrameType]: Codec<T> } = {
   Hello: {
-    encode: (b, f) => g.Hello.createHello(b, f.protocolVersion, str(b, f.clientId)),
+    // The token is a secret: never kept in the string cache.
+    encode: (b, f) => g.Hello.createHello(b, f.protocolVersion, str(b, f.clientId), f.token ? b.createString(f.token) : 0),
     decode(frame) {
       const t = bodyOf(frame, new g.Hello());
-      return { type: 'Hello', protocolVersion: t.protocolVersion(), clientId: s(t.clientId()) };
+      return { type: 'Hello', protocolVersion: t.protocolVersion(), clientId: s(t.clientId()), token: s(t.token()) };
     },
   },
 
@@ -350,6 +354,7 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
         f.recordCount,
         b64(f.highWatermark),
         f.duplicate,
+        f.throttleMs ?? 0,
       ),
     decode(frame) {
       const t = bodyOf(frame, new g.ProduceAck());
@@ -362,6 +367,7 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
         recordCount: t.recordCount(),
         highWatermark: n64(t.highWatermark()),
         duplicate: t.duplicate(),
+        throttleMs: t.throttleMs(),
       };
     },
   },

@@ -169,8 +169,15 @@ clientId(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+token():string|null
+token(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+token(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startHello(builder:flatbuffers.Builder) {
-  builder.startObject(2);
+  builder.startObject(3);
 }
 
 static addProtocolVersion(builder:flatbuffers.Builder, protocolVersion:number) {
@@ -181,15 +188,20 @@ static addClientId(builder:flatbuffers.Builder, clientIdOffset:flatbuffers.Offse
   builder.addFieldOffset(1, clientIdOffset, 0);
 }
 
+static addToken(builder:flatbuffers.Builder, tokenOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, tokenOffset, 0);
+}
+
 static endHello(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createHello(builder:flatbuffers.Builder, protocolVersion:number, clientIdOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createHello(builder:flatbuffers.Builder, protocolVersion:number, clientIdOffset:flatbuffers.Offset, tokenOffset:flatbuffers.Offset):flatbuffers.Offset {
   Hello.startHello(builder);
   Hello.addProtocolVersion(builder, protocolVersion);
   Hello.addClientId(builder, clientIdOffset);
+  Hello.addToken(builder, tokenOffset);
   return Hello.endHello(builder);
 }
 }
@@ -431,8 +443,13 @@ duplicate():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+throttleMs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startProduceAck(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(8);
 }
 
 static addRequestId(builder:flatbuffers.Builder, requestId:number) {
@@ -463,12 +480,16 @@ static addDuplicate(builder:flatbuffers.Builder, duplicate:boolean) {
   builder.addFieldInt8(6, +duplicate, +false);
 }
 
+static addThrottleMs(builder:flatbuffers.Builder, throttleMs:number) {
+  builder.addFieldInt32(7, throttleMs, 0);
+}
+
 static endProduceAck(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createProduceAck(builder:flatbuffers.Builder, requestId:number, topicOffset:flatbuffers.Offset, partition:number, baseOffset:bigint, recordCount:number, highWatermark:bigint, duplicate:boolean):flatbuffers.Offset {
+static createProduceAck(builder:flatbuffers.Builder, requestId:number, topicOffset:flatbuffers.Offset, partition:number, baseOffset:bigint, recordCount:number, highWatermark:bigint, duplicate:boolean, throttleMs:number):flatbuffers.Offset {
   ProduceAck.startProduceAck(builder);
   ProduceAck.addRequestId(builder, requestId);
   ProduceAck.addTopic(builder, topicOffset);
@@ -477,6 +498,7 @@ static createProduceAck(builder:flatbuffers.Builder, requestId:number, topicOffs
   ProduceAck.addRecordCount(builder, recordCount);
   ProduceAck.addHighWatermark(builder, highWatermark);
   ProduceAck.addDuplicate(builder, duplicate);
+  ProduceAck.addThrottleMs(builder, throttleMs);
   return ProduceAck.endProduceAck(builder);
 }
 }

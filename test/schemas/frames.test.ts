@@ -37,10 +37,10 @@ const start = fc.oneof(
 
 /** Random frames of each type; typed so that a frame type without an arbitrary fails the typecheck. */
 const arbs: { [T in FrameType]: fc.Arbitrary<FrameOf<T>> } = {
-  Hello: fc.record({ type: fc.constant('Hello' as const), protocolVersion: fc.nat({ max: 65535 }), clientId: name }),
+  Hello: fc.record({ type: fc.constant('Hello' as const), protocolVersion: fc.nat({ max: 65535 }), clientId: name, token: fc.string({ maxLength: 300 }) }),
   HelloOk: fc.record({ type: fc.constant('HelloOk' as const), protocolVersion: fc.nat({ max: 65535 }), brokerId: name, ownerId: i32 }),
   Produce: fc.record({ type: fc.constant('Produce' as const), requestId: u32, topic: name, partition: i32, acks: fc.constantFrom('none', 'leader', 'durable', 'all'), batch: bytes, leaderEpoch: i32 }),
-  ProduceAck: fc.record({ type: fc.constant('ProduceAck' as const), requestId: u32, topic: name, partition: i32, baseOffset: off, recordCount: i32, highWatermark: off, duplicate: fc.boolean() }),
+  ProduceAck: fc.record({ type: fc.constant('ProduceAck' as const), requestId: u32, topic: name, partition: i32, baseOffset: off, recordCount: i32, highWatermark: off, duplicate: fc.boolean(), throttleMs: u32 }),
   Subscribe: fc.record({ type: fc.constant('Subscribe' as const), requestId: u32, topic: name, starts: fc.array(start, { maxLength: 5 }), creditBytes: u32, isolation: fc.constantFrom('committed', 'leader') }),
   SubscribeOk: fc.record({ type: fc.constant('SubscribeOk' as const), requestId: u32, topic: name, partition: i32, startOffset: off, highWatermark: off, logStartOffset: off }),
   Unsubscribe: fc.record({ type: fc.constant('Unsubscribe' as const), requestId: u32, topic: name, partitions: fc.array(i32, { maxLength: 5 }) }),
