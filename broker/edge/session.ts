@@ -23,6 +23,9 @@ export const CloseCode = {
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
+/** The principal of every connection when authentication is off. */
+export const ANONYMOUS_PRINCIPAL = 'anonymous';
+
 /** What every connection carries; endpoints extend it with their own state. */
 export interface Session {
   id: number;
@@ -31,6 +34,11 @@ export interface Session {
   open: boolean;
   /** The client's self-chosen id from Hello (for logs and metric labels; not an identity). */
   clientId: string;
+  /**
+   * Who is calling, as authenticated by Hello: the name ACLs and quotas are keyed by. 'anonymous' when
+   * the broker runs without authentication (loopback or --insecure).
+   */
+  principal: string;
   ws: WebSocket<unknown> | null;
 }
 
@@ -80,12 +88,12 @@ export class Edge<S extends Session> {
       // Backpressure is ours to handle (slow consumers go to catch-up reads): uWS must not close for it.
       closeOnBackpressureLimit: 0,
       upgrade: (res, req, context) => {
-        const s = opts.newSession({ id: this.nextId++, hello: false, open: true, clientId: '', ws: null });
+        const s = opts.newSession({ id: this.nextId++, hello: false, open: true, clientId: '', principal: ANONYMOUS_PRINCIPAL, ws: null });
         res.upgrade(s, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
       },
       open: (ws) => {
         const s = ws.getUserData();
-        s.ws = ws as WebSocket<unknown>;
+        s.ws = ws;
         this.sessions.add(s);
         opts.onOpen?.(s);
       },
