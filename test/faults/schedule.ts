@@ -188,6 +188,7 @@ export function planFaults(opts: ScheduleOptions): FaultPlan {
         params.how = rnd() < 0.5 ? 'bitflip' : 'truncate';
         params.positionPick = rnd();
         params.bit = Math.floor(rnd() * 8);
+        params.filePick = rnd();
         break;
       case 'member-change':
         target = { role: 'broker', pick: rnd() };
