@@ -7,8 +7,11 @@ import { ErrorCode, TickbusError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { Transport } from './transport.js';
 
+/** A connection being opened; `settled` is set once it is open, so peek() needs no await. */
+type Link = Promise<Connection> & { settled?: Connection };
+
 export class OwnerLinks {
-  private readonly links = new Map<string, Promise<Connection>>();
+  private readonly links = new Map<string, Link>();
   private closed = false;
 
   constructor(
@@ -21,19 +24,15 @@ export class OwnerLinks {
 
   /** The open connection to `url`, if there is one (no await on the hot path). */
   peek(url: string): Connection | null {
-    const p = this.links.get(url) as (Promise<Connection> & { settled?: Connection }) | undefined;
-    const c = p?.settled;
+    const c = this.links.get(url)?.settled;
     return c && !c.closed ? c : null;
   }
 
   get(url: string): Promise<Connection> {
     if (this.closed) return Promise.reject(new TickbusError(ErrorCode.CONNECTION_CLOSED, 'the client is closed', { retryable: false }));
     const existing = this.links.get(url);
-    if (existing) {
-      const settled = (existing as { settled?: Connection }).settled;
-      if (!settled || !settled.closed) return existing;
-    }
-    const p: Promise<Connection> & { settled?: Connection } = Connection.open(
+    if (existing && !existing.settled?.closed) return existing;
+    const p: Link = Connection.open(
       url,
       {
         transport: this.transport,

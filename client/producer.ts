@@ -27,7 +27,7 @@
 //   deliveryTimeoutMs passed → every batch sent but not acknowledged fails with TIMEOUT (it may or
 //     may not have been written: the broker could not be asked), unsent ones go on in a new session.
 import type { AcksMode, Frame } from '../schemas/frames.js';
-import { BATCH_HEADER_SIZE, encodeBatch, type RecordInput } from '../schemas/record-batch.js';
+import { BATCH_HEADER_SIZE, encodeBatch } from '../schemas/record-batch.js';
 import { Backoff } from './backoff.js';
 import {
   BatchAccumulator,
@@ -237,17 +237,21 @@ export class Producer {
     let prepared: { recs: BytesRecord[]; sizes: number[]; total: number };
     let acks: AcksMode;
     try {
-      if (typeof topic !== 'string' || topic.length === 0) throw new TypeError(`send() needs a topic name, got ${String(topic)}`);
+      // Checked as unknown: JavaScript callers get these messages, whatever the types promise.
+      const name: unknown = topic;
+      if (typeof name !== 'string' || name.length === 0) throw new TypeError(`send() needs a topic name, got ${String(name)}`);
       if (!Array.isArray(records)) throw new TypeError('send() takes an array of records: send(topic, [{ key, value }])');
-      acks = opts.acks ?? 'leader';
-      if (acks !== 'none' && acks !== 'leader' && acks !== 'all' && acks !== 'durable') {
-        throw new TypeError(`acks must be 'none', 'leader', 'all' or 'durable', got '${String(acks)}'`);
+      const acksOpt: unknown = opts.acks ?? 'leader';
+      if (acksOpt !== 'none' && acksOpt !== 'leader' && acksOpt !== 'all' && acksOpt !== 'durable') {
+        throw new TypeError(`acks must be 'none', 'leader', 'all' or 'durable', got '${String(acksOpt)}'`);
       }
+      acks = acksOpt;
       if (opts.partition !== undefined && (!Number.isInteger(opts.partition) || opts.partition < 0)) {
         throw new RangeError(`partition must be a non-negative integer, got ${String(opts.partition)}`);
       }
       prepared = this.prepare(records);
     } catch (err) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- only the TypeError/RangeError/TickbusError checks above throw here
       return Promise.reject(err);
     }
     if (records.length === 0) return Promise.resolve([]);
@@ -323,7 +327,8 @@ export class Producer {
     let total = 0;
     const maxRecord = this.opts.maxBatchBytes - BATCH_HEADER_SIZE;
     for (let i = 0; i < records.length; i++) {
-      const r = records[i];
+      // Typed wider than SendRecord: JavaScript callers can pass null, and get this message for it.
+      const r = records[i] as SendRecord | null | undefined;
       if (typeof r !== 'object' || r === null) throw new TypeError(`record ${i} must be an object { key?, value, headers? }`);
       const v = r.value;
       if (v !== null && typeof v !== 'string' && !(v instanceof Uint8Array)) {
@@ -340,12 +345,13 @@ export class Producer {
         value: v === null ? null : toBytes(v),
         timestamp: ts,
       };
-      if (r.headers !== undefined) {
-        if (typeof r.headers !== 'object' || r.headers === null) throw new TypeError(`record ${i}: headers must be an object of string or Uint8Array values`);
+      const headers = r.headers as SendRecord['headers'] | null;
+      if (headers !== undefined) {
+        if (typeof headers !== 'object' || headers === null) throw new TypeError(`record ${i}: headers must be an object of string or Uint8Array values`);
         const hs: Record<string, Uint8Array> = {};
         let n = 0;
-        for (const name of Object.keys(r.headers)) {
-          const hv = r.headers[name];
+        for (const name of Object.keys(headers)) {
+          const hv = headers[name];
           if (typeof hv !== 'string' && !(hv instanceof Uint8Array)) throw new TypeError(`record ${i}: header '${name}' must be a string or a Uint8Array`);
           hs[name] = toBytes(hv);
           n++;
@@ -416,8 +422,8 @@ export class Producer {
       this.flushScheduled = true;
       // End of the current turn: every send() of this synchronous run shares the batch.
       queueMicrotask(this.flushDirty);
-    } else if (!this.lingerTimer) {
-      this.lingerTimer = setTimeout(this.flushDirty, this.opts.lingerMs);
+    } else {
+      this.lingerTimer ??= setTimeout(this.flushDirty, this.opts.lingerMs);
     }
   }
 
@@ -468,7 +474,7 @@ export class Producer {
   private sendBatch(pl: PartitionPipeline, conn: Connection, b: Batch): void {
     if (b.bytes === null) {
       b.baseSequence = pl.seq.take(b.cut.records.length);
-      b.bytes = encodeBatch(b.cut.records as RecordInput[], {
+      b.bytes = encodeBatch(b.cut.records, {
         producerId: pl.producerId,
         producerEpoch: pl.producerEpoch,
         baseSequence: b.baseSequence,

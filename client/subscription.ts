@@ -164,7 +164,8 @@ function nowUs(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
 }
 
-export function startPos(from: From | number | undefined, what = 'from'): StartPos {
+/** `null` is in the type because JavaScript callers pass it, and get the TypeError below for it. */
+export function startPos(from: From | number | null | undefined, what = 'from'): StartPos {
   if (from === undefined || from === 'latest') return { kind: 'latest' };
   if (from === 'earliest') return { kind: 'earliest' };
   if (typeof from === 'number') return { kind: 'offset', value: checkOffset(from, what) };
@@ -237,7 +238,8 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
     super();
     this.topic = topic;
     this.from = startPos(opts.from);
-    const iso = opts.isolation ?? 'committed';
+    // Checked as unknown: JavaScript callers get this message, whatever the types promise.
+    const iso: unknown = opts.isolation ?? 'committed';
     if (iso !== 'committed' && iso !== 'leader') throw new TypeError(`isolation must be 'committed' or 'leader', got ${JSON.stringify(iso)}`);
     this.isolation = iso;
     const cb = opts.creditBytes ?? 1024 * 1024;
@@ -316,7 +318,7 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
    * Adds partitions (or repositions ones already read) at the given starts: an offset, 'earliest'
    * or 'latest'; a partition missing from `starts` starts at the subscription's `from`.
    */
-  assign(partitions: number[], starts: Map<number, number | 'earliest' | 'latest'> = new Map()): void {
+  assign(partitions: number[], starts = new Map<number, number | 'earliest' | 'latest'>()): void {
     for (const p of partitions) {
       const s = starts.get(p);
       this.place(p, s === undefined ? this.from : startPos(s, `start of partition ${p}`));
@@ -445,6 +447,7 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
             });
           }
         }
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run during the await
         if (!this.closedFlag) this.assign(list);
         return;
       } catch (err) {
@@ -545,6 +548,7 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
           this.resumeAgain = true;
           continue;
         }
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run during the await
         for (const c of cs) if (c.state === 'pending' && this.cursors.get(c.partition) === c && !this.closedFlag) this.subscribeCursor(c, r.value);
       }
     } finally {
@@ -721,7 +725,7 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
   private onDeliver(f: FrameOf<'Deliver'>, size: number, conn: Connection): void {
     const c = this.cursors.get(f.partition);
     // Frames of an older subscription (before the new SubscribeOk), of revoked or failed partitions: not ours.
-    if (!c || c.state !== 'active' || c.conn !== conn || f.topic !== this.topic) return;
+    if (c?.state !== 'active' || c.conn !== conn || f.topic !== this.topic) return;
     this.stats.bytes += size;
     if (f.highWatermark > c.highWatermark) c.highWatermark = f.highWatermark;
     const b = f.batches;
@@ -915,7 +919,11 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
       this.inHandler = r.partition;
       const results = this.emit('record', r);
       let wait: Promise<unknown> | null = null;
-      for (const v of results) if (v && typeof (v as Promise<unknown>).then === 'function') wait = wait ? Promise.all([wait, v]) : (v as Promise<unknown>);
+      for (const v of results) {
+        if (!v || typeof (v as Promise<unknown>).then !== 'function') continue;
+        const p = v as Promise<unknown>;
+        wait = wait ? Promise.all([wait, p]) : p;
+      }
       if (wait) {
         wait.then(
           () => this.afterAsyncHandler(),

@@ -36,7 +36,7 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>tickbus browser test</
 </script>`;
 
 let broker: BrokerProcess;
-let server: http.Server;
+let server: http.Server | undefined;
 let pageUrl = '';
 let browser: Browser;
 
@@ -46,7 +46,7 @@ beforeAll(async () => {
   const bus = await connect({ brokers: [broker.url] });
   await bus.admin.createTopic('browser', { partitions: 2 });
   await bus.close();
-  server = http.createServer((req, res) => {
+  const srv = http.createServer((req, res) => {
     if (req.url === '/tickbus.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' });
       res.end(fs.readFileSync(BUNDLE));
@@ -57,8 +57,9 @@ beforeAll(async () => {
       res.writeHead(404).end();
     }
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  pageUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  server = srv;
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  pageUrl = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/`;
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -68,8 +69,9 @@ beforeAll(async () => {
 afterAll(async () => {
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if beforeAll failed
   await browser?.close();
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if beforeAll failed
-  await new Promise((r) => server?.close(r));
+  // Unset if beforeAll failed before creating it: a promise around `server?.close(r)` would never resolve.
+  const srv = server;
+  if (srv) await new Promise<void>((r) => srv.close(() => r()));
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if beforeAll failed
   await broker?.stop();
 });
