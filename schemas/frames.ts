@@ -39,6 +39,8 @@ export interface PartitionInfoWire {
   replicas?: number[];
   isr?: number[];
   replicaZones?: string[];
+  /** Each replica's owner endpoint (same order as replicas; '' when unknown or down). */
+  replicaEndpoints?: string[];
 }
 export interface TopicInfoWire {
   name: string;
@@ -65,7 +67,16 @@ export type Frame =
       /** Quota: wait this long before the next produce (0 or absent: no throttling). */
       throttleMs?: number;
     }
-  | { type: 'Subscribe'; requestId: number; topic: string; starts: StartSpec[]; creditBytes: number; isolation?: Isolation }
+  | {
+      type: 'Subscribe';
+      requestId: number;
+      topic: string;
+      starts: StartSpec[];
+      creditBytes: number;
+      isolation?: Isolation;
+      /** Read committed records from a follower (zone-aware reads); otherwise only the leader serves. */
+      fromReplica?: boolean;
+    }
   | {
       type: 'SubscribeOk';
       requestId: number;
@@ -380,7 +391,7 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
       );
       const vec = g.Subscribe.createStartsVector(b, starts);
       const isolation = f.isolation === 'leader' ? g.Isolation.Leader : g.Isolation.Committed;
-      return g.Subscribe.createSubscribe(b, f.requestId, topic, vec, f.creditBytes, isolation);
+      return g.Subscribe.createSubscribe(b, f.requestId, topic, vec, f.creditBytes, isolation, f.fromReplica ?? false);
     },
     decode(frame, bb) {
       const t = bodyOf(frame, new g.Subscribe());
@@ -401,7 +412,15 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
       }
       const isolation = ISOLATION_FROM_WIRE[t.isolation()];
       if (isolation === undefined) throw malformed(`unknown isolation ${t.isolation()}`);
-      return { type: 'Subscribe', requestId: t.requestId(), topic: s(t.topic()), starts, creditBytes: t.creditBytes(), isolation };
+      return {
+        type: 'Subscribe',
+        requestId: t.requestId(),
+        topic: s(t.topic()),
+        starts,
+        creditBytes: t.creditBytes(),
+        isolation,
+        fromReplica: t.fromReplica(),
+      };
     },
   },
 
@@ -582,6 +601,7 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
           const replicas = g.PartitionInfo.createReplicasVector(b, p.replicas ?? []);
           const isr = g.PartitionInfo.createIsrVector(b, p.isr ?? []);
           const zones = g.PartitionInfo.createReplicaZonesVector(b, (p.replicaZones ?? []).map((z) => str(b, z)));
+          const endpoints = g.PartitionInfo.createReplicaEndpointsVector(b, (p.replicaEndpoints ?? []).map((e) => str(b, e)));
           g.PartitionInfo.startPartitionInfo(b);
           g.PartitionInfo.addPartition(b, p.partition);
           g.PartitionInfo.addOwnerId(b, p.ownerId);
@@ -593,6 +613,7 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
           g.PartitionInfo.addReplicas(b, replicas);
           g.PartitionInfo.addIsr(b, isr);
           g.PartitionInfo.addReplicaZones(b, zones);
+          g.PartitionInfo.addReplicaEndpoints(b, endpoints);
           return g.PartitionInfo.endPartitionInfo(b);
         });
         const pv = g.TopicInfo.createPartitionsVector(b, parts);
@@ -631,6 +652,7 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
             replicas: decodeInt32s(checkVector(p.replicasLength(), 4, bb), (k) => p.replicas(k)),
             isr: decodeInt32s(checkVector(p.isrLength(), 4, bb), (k) => p.isr(k)),
             replicaZones: Array.from({ length: checkVector(p.replicaZonesLength(), 4, bb) }, (_, k) => s(p.replicaZones(k))),
+            replicaEndpoints: Array.from({ length: checkVector(p.replicaEndpointsLength(), 4, bb) }, (_, k) => s(p.replicaEndpoints(k))),
           });
         }
         topics.push({

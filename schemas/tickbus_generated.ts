@@ -626,8 +626,13 @@ isolation():Isolation {
   return offset ? this.bb!.readInt8(this.bb_pos + offset) : Isolation.Committed;
 }
 
+fromReplica():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startSubscribe(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(6);
 }
 
 static addRequestId(builder:flatbuffers.Builder, requestId:number) {
@@ -662,18 +667,23 @@ static addIsolation(builder:flatbuffers.Builder, isolation:Isolation) {
   builder.addFieldInt8(4, isolation, Isolation.Committed);
 }
 
+static addFromReplica(builder:flatbuffers.Builder, fromReplica:boolean) {
+  builder.addFieldInt8(5, +fromReplica, +false);
+}
+
 static endSubscribe(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSubscribe(builder:flatbuffers.Builder, requestId:number, topicOffset:flatbuffers.Offset, startsOffset:flatbuffers.Offset, creditBytes:number, isolation:Isolation):flatbuffers.Offset {
+static createSubscribe(builder:flatbuffers.Builder, requestId:number, topicOffset:flatbuffers.Offset, startsOffset:flatbuffers.Offset, creditBytes:number, isolation:Isolation, fromReplica:boolean):flatbuffers.Offset {
   Subscribe.startSubscribe(builder);
   Subscribe.addRequestId(builder, requestId);
   Subscribe.addTopic(builder, topicOffset);
   Subscribe.addStarts(builder, startsOffset);
   Subscribe.addCreditBytes(builder, creditBytes);
   Subscribe.addIsolation(builder, isolation);
+  Subscribe.addFromReplica(builder, fromReplica);
   return Subscribe.endSubscribe(builder);
 }
 }
@@ -1698,8 +1708,20 @@ replicaZonesLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+replicaEndpoints(index: number):string
+replicaEndpoints(index: number,optionalEncoding:flatbuffers.Encoding):string|Uint8Array
+replicaEndpoints(index: number,optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.__string(this.bb!.__vector(this.bb_pos + offset) + index * 4, optionalEncoding) : null;
+}
+
+replicaEndpointsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startPartitionInfo(builder:flatbuffers.Builder) {
-  builder.startObject(10);
+  builder.startObject(11);
 }
 
 static addPartition(builder:flatbuffers.Builder, partition:number) {
@@ -1788,12 +1810,28 @@ static startReplicaZonesVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
 }
 
+static addReplicaEndpoints(builder:flatbuffers.Builder, replicaEndpointsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(10, replicaEndpointsOffset, 0);
+}
+
+static createReplicaEndpointsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startReplicaEndpointsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
 static endPartitionInfo(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createPartitionInfo(builder:flatbuffers.Builder, partition:number, ownerId:number, endpointOffset:flatbuffers.Offset, leaderEpoch:number, logStartOffset:bigint, highWatermark:bigint, leaderId:number, replicasOffset:flatbuffers.Offset, isrOffset:flatbuffers.Offset, replicaZonesOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createPartitionInfo(builder:flatbuffers.Builder, partition:number, ownerId:number, endpointOffset:flatbuffers.Offset, leaderEpoch:number, logStartOffset:bigint, highWatermark:bigint, leaderId:number, replicasOffset:flatbuffers.Offset, isrOffset:flatbuffers.Offset, replicaZonesOffset:flatbuffers.Offset, replicaEndpointsOffset:flatbuffers.Offset):flatbuffers.Offset {
   PartitionInfo.startPartitionInfo(builder);
   PartitionInfo.addPartition(builder, partition);
   PartitionInfo.addOwnerId(builder, ownerId);
@@ -1805,6 +1843,7 @@ static createPartitionInfo(builder:flatbuffers.Builder, partition:number, ownerI
   PartitionInfo.addReplicas(builder, replicasOffset);
   PartitionInfo.addIsr(builder, isrOffset);
   PartitionInfo.addReplicaZones(builder, replicaZonesOffset);
+  PartitionInfo.addReplicaEndpoints(builder, replicaEndpointsOffset);
   return PartitionInfo.endPartitionInfo(builder);
 }
 }
