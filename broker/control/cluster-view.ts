@@ -2,7 +2,7 @@
 // Each record keeps the mod revision it was read at, so a write based on it is a compare-and-swap
 // on exactly what was read. Readers get a consistent snapshot after each batch of events.
 import type { Entry, WatchEvent } from './etcd.js';
-import type { BrokerRecord, CreateRequest, Keys, PartitionRecord, TopicRecord } from './records.js';
+import type { BrokerRecord, CreateRequest, DrainRecord, Keys, PartitionRecord, ReassignRequest, TopicRecord } from './records.js';
 
 export interface Versioned<T> {
   value: T;
@@ -16,6 +16,10 @@ export class ClusterView {
   readonly partitions = new Map<string, Versioned<PartitionRecord>>();
   readonly createRequests = new Map<string, Versioned<CreateRequest>>();
   readonly deleteRequests = new Map<string, Versioned<{ name: string }>>();
+  /** Keyed `${topic}/${partition}`. */
+  readonly reassignRequests = new Map<string, Versioned<ReassignRequest>>();
+  /** Brokers being drained, by id. */
+  readonly drains = new Map<number, Versioned<DrainRecord>>();
   controller: { id: number; modRevision: number; lease: string } | null = null;
   nextTopicId: Versioned<number> | null = null;
   private readonly listeners: (() => void)[] = [];
@@ -33,6 +37,8 @@ export class ClusterView {
     this.partitions.clear();
     this.createRequests.clear();
     this.deleteRequests.clear();
+    this.reassignRequests.clear();
+    this.drains.clear();
     this.controller = null;
     this.nextTopicId = null;
     for (const e of entries) this.put(e);
@@ -86,6 +92,8 @@ export class ClusterView {
     else if (rel.startsWith('partitions/')) this.partitions.set(rel.slice(11), v as Versioned<PartitionRecord>);
     else if (rel.startsWith('requests/create/')) this.createRequests.set(rel.slice(16), v as Versioned<CreateRequest>);
     else if (rel.startsWith('requests/delete/')) this.deleteRequests.set(rel.slice(16), v as Versioned<{ name: string }>);
+    else if (rel.startsWith('requests/reassign/')) this.reassignRequests.set(rel.slice(18), v as Versioned<ReassignRequest>);
+    else if (rel.startsWith('drains/')) this.drains.set(Number(rel.slice(7)), v as Versioned<DrainRecord>);
   }
 
   private remove(key: string): void {
@@ -97,5 +105,7 @@ export class ClusterView {
     else if (rel.startsWith('partitions/')) this.partitions.delete(rel.slice(11));
     else if (rel.startsWith('requests/create/')) this.createRequests.delete(rel.slice(16));
     else if (rel.startsWith('requests/delete/')) this.deleteRequests.delete(rel.slice(16));
+    else if (rel.startsWith('requests/reassign/')) this.reassignRequests.delete(rel.slice(18));
+    else if (rel.startsWith('drains/')) this.drains.delete(Number(rel.slice(7)));
   }
 }

@@ -7,6 +7,9 @@
 //   partitions/<name>/<p>      PartitionRecord: replicas, leader, leader epoch, ISR
 //   requests/create/<name>     a CreateTopic any broker received, for the controller to carry out
 //   requests/delete/<name>     likewise for DeleteTopic
+//   requests/reassign/<t>/<p>  ReassignRequest: a manual target replica list for one partition
+//   drains/<id>                DrainRecord: move every replica and leadership off broker <id> (no lease:
+//                              a drain outlives the broker's restarts until `cluster undrain`)
 import type { LogConfig } from '../log/log-config.js';
 
 export interface BrokerRecord {
@@ -47,6 +50,37 @@ export interface PartitionRecord {
   /** Fencing token: +1 on every leader change. Every produce, subscribe and replication request carries it. */
   leaderEpoch: number;
   isr: number[];
+  /**
+   * A reassignment in progress (KIP-455): replicas being added as learners (in `replicas`, not yet in
+   * the ISR) and replicas to drop once every target replica is in the ISR. The target is
+   * `replicas` minus `removingReplicas`. Absent (records written before reassignment existed) = none.
+   */
+  addingReplicas?: number[];
+  removingReplicas?: number[];
+}
+
+/** The target replica list of a partition: what it will be once its move (if any) completes. */
+export function targetReplicas(p: Pick<PartitionRecord, 'replicas' | 'removingReplicas'>): number[] {
+  const removing = p.removingReplicas ?? [];
+  return p.replicas.filter((r) => !removing.includes(r));
+}
+
+/** Whether a partition has a reassignment in progress. */
+export function isMoving(p: Pick<PartitionRecord, 'addingReplicas' | 'removingReplicas'>): boolean {
+  return (p.addingReplicas?.length ?? 0) > 0 || (p.removingReplicas?.length ?? 0) > 0;
+}
+
+export interface ReassignRequest {
+  topic: string;
+  partition: number;
+  /** The wanted replica list, preferred leader first. */
+  replicas: number[];
+}
+
+export interface DrainRecord {
+  id: number;
+  /** Wall-clock ms when the drain was asked for (for status). */
+  since: number;
 }
 
 export interface CreateRequest {
@@ -102,5 +136,17 @@ export class Keys {
   }
   deleteRequest(name: string): string {
     return `${this.root}requests/delete/${name}`;
+  }
+  get reassignRequests(): string {
+    return `${this.root}requests/reassign/`;
+  }
+  reassignRequest(topic: string, p: number): string {
+    return `${this.root}requests/reassign/${topic}/${p}`;
+  }
+  get drains(): string {
+    return `${this.root}drains/`;
+  }
+  drain(id: number): string {
+    return `${this.root}drains/${id}`;
   }
 }
