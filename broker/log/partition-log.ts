@@ -27,6 +27,7 @@ import { logLine } from '../logger.js';
 import { type LogConfig, validateLogConfig } from './log-config.js';
 import { APPEND, ProducerState } from './producer-state.js';
 import { Segment } from './segment.js';
+import { syncLedger } from './sync-ledger.js';
 
 export { type FsyncPolicy, type LogConfig, DEFAULT_LOG_CONFIG, validateLogConfig } from './log-config.js';
 
@@ -517,4 +518,5 @@ function syncDir(dir: string): void {
   } finally {
     fs.closeSync(fd);
   }
+  syncLedger?.dirSynced(dir);
 }

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
+import { syncLedger } from './sync-ledger.js';
 import {
   BATCH_HEADER_SIZE,
   BatchCheck,
@@ -201,14 +202,19 @@ export class Segment {
     } catch (err) {
       throw storageError(`fsync of ${this.logPath} failed`, err);
     }
+    syncLedger?.synced(this.logPath, this.size);
   }
 
   /** Async fdatasync of the .log (group commit). The fd stays open until it completes. */
   syncAsync(done: (err: NodeJS.ErrnoException | null) => void): void {
     this.pins++;
+    // What the fdatasync is sure to cover: the bytes written before it was issued.
+    const bytes = this.size;
     fs.fdatasync(this.logFd, (err) => {
       this.pins--;
       if (this.pins === 0 && this.closeRequested) this.finishClose();
+      // Before done(): its waiters' acks must never run ahead of the test ledger.
+      if (!err) syncLedger?.synced(this.logPath, bytes);
       done(err);
     });
   }
@@ -313,6 +319,7 @@ export class Segment {
     } catch (err) {
       throw storageError(`cannot truncate ${this.logPath}`, err);
     }
+    syncLedger?.synced(this.logPath, position);
     this.size = position;
     this.recover();
   }
@@ -370,6 +377,7 @@ export class Segment {
       } catch (err) {
         throw storageError(`cannot truncate ${this.logPath}`, err);
       }
+      syncLedger?.synced(this.logPath, pos);
       this.size = pos;
       break;
     }

@@ -7,21 +7,49 @@
 // the leader's high watermark. Its Deliver frames carry the high watermark; we commit up to it.
 //
 // No record crosses a thread: the socket lives on the owner thread that writes the log.
+//
+// Zone-aware reads (KIP-392; docs/replication.md, "Reading from the nearest replica"): a follower also
+// serves consumers that ask for it (Subscribe.fromReplica), committed records only, from its own
+// committed stream. Its high watermark trails the leader's; the bound on how far is enforced here:
+// `caughtUpMs` is the last time a frame from the leader found us holding everything the leader had
+// committed when it sent the frame. An idle leader sends nothing, so we Ping it (its Pong comes after
+// every Deliver it published before, same socket); past followerReadMaxLagMs without being caught up,
+// the replica subscriptions end with a retryable NOT_LEADER ("stale replica") and the SDK moves them.
 import WebSocket from 'ws';
 import { asTickbusError, ErrorCode, TickbusError } from '../../schemas/errors.js';
 import { decodeFrame, encodeFrame, type Frame, PROTOCOL_VERSION } from '../../schemas/frames.js';
 import { batchBaseOffset, batchLastOffset, batchLength } from '../../schemas/record-batch.js';
+import { monotonicMs } from '../clock.js';
 import { logLine } from '../logger.js';
+import { brokerClientTls } from '../tls/client-tls.js';
 import { followerTruncation } from '../replication/divergence.js';
 import type { OwnerContext } from './context.js';
 import { Counter } from './counters.js';
 import { assignEpoch, epochsOf, truncateEpochs } from './epochs.js';
 import type { ReplicaRole } from './messages.js';
 import type { Partition, ReplicaRoleState } from './partition.js';
+import type { Subscription } from './subscription.js';
 
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 1_000;
 const CONNECT_TIMEOUT_MS = 3_000;
+
+/**
+ * Test-only (docs/faults.md, "Routing the cluster through proxies"): TICKBUS_TEST_PEER_ROUTES is a JSON map
+ * from a leader's owner endpoint to the fault harness's proxy in front of it for this broker, so the harness
+ * can cut one broker pair while clients still reach every broker. Read once; null when unset, so production
+ * pays one null check per connection attempt.
+ */
+const PEER_ROUTES = parsePeerRoutes(process.env.TICKBUS_TEST_PEER_ROUTES);
+
+function parsePeerRoutes(json: string | undefined): Map<string, string> | null {
+  if (json === undefined || json === '') return null;
+  const v: unknown = JSON.parse(json);
+  if (typeof v !== 'object' || v === null || Object.values(v).some((t) => typeof t !== 'string')) {
+    throw new TypeError(`TICKBUS_TEST_PEER_ROUTES must be a JSON object of endpoint → endpoint strings, got ${json}`);
+  }
+  return new Map(Object.entries(v as Record<string, string>).map(([from, to]) => [from.replace(/\/$/, ''), to]));
+}
 
 export class FollowerRole implements ReplicaRoleState {
   readonly kind = 'follower' as const;
@@ -38,6 +66,15 @@ export class FollowerRole implements ReplicaRoleState {
   private ackAgain = false;
   /** Last time a frame came from the leader (monotonic ms): follower-read staleness, metrics. */
   lastHeardMs = 0;
+  /** Last time (monotonic ms) a frame from the leader found us holding all it had committed; 0 = never in this role. */
+  caughtUpMs = 0;
+  /** The leader's high watermark as its last frame said; -1 before the first. */
+  private leaderHw = -1;
+  /** HelloOk seen on the current socket: Pings may go. */
+  private helloDone = false;
+  private nextPing = 1;
+  /** Replica reads waiting for our high watermark to reach their start: when each was first seen waiting. */
+  private readonly waitingSince = new Map<Subscription, number>();
 
   constructor(
     private readonly ctx: OwnerContext,
@@ -58,13 +95,22 @@ export class FollowerRole implements ReplicaRoleState {
   private connect(): void {
     if (this.stopped) return;
     if (this.leaderEndpoint === '') return this.retry('no leader endpoint yet');
-    const ws = new WebSocket(this.leaderEndpoint, { perMessageDeflate: false, maxPayload: this.ctx.config.maxPayloadLength * 2 });
+    const url = PEER_ROUTES?.get(this.leaderEndpoint.replace(/\/$/, '')) ?? this.leaderEndpoint;
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      maxPayload: this.ctx.config.maxPayloadLength * 2,
+      // wss:// leaders (TLS on): trust the configured CA.
+      ...brokerClientTls(this.ctx.config.tls),
+    });
     ws.binaryType = 'nodebuffer';
     this.ws = ws;
+    this.helloDone = false;
     this.connectTimer = setTimeout(() => ws.terminate(), CONNECT_TIMEOUT_MS);
     ws.on('open', () => {
       if (this.connectTimer) clearTimeout(this.connectTimer);
-      this.send({ type: 'Hello', protocolVersion: PROTOCOL_VERSION, clientId: `replica-${this.nodeId}` });
+      // With auth on, the leader admits this fetcher as the built-in broker principal (replicate only).
+      const token = this.ctx.config.auth?.brokerToken;
+      this.send({ type: 'Hello', protocolVersion: PROTOCOL_VERSION, clientId: `replica-${this.nodeId}`, ...(token ? { token } : {}) });
     });
     ws.on('message', (data: Buffer) => {
       if (this.ws !== ws || this.stopped) return;
@@ -128,19 +174,28 @@ export class FollowerRole implements ReplicaRoleState {
   }
 
   private onFrame(f: Frame): void {
-    this.lastHeardMs = performance.now();
+    const now = monotonicMs();
+    this.lastHeardMs = now;
     switch (f.type) {
       case 'HelloOk':
+        this.helloDone = true;
         return this.fetch();
       case 'ReplicaFetchOk':
         if (f.divergingEpoch === -1 && f.divergingEndOffset === -1) {
           this.retryMs = RETRY_MIN_MS;
           this.commit(f.highWatermark);
+          this.heard(f.highWatermark, now);
           return;
         }
         return this.truncate(f.divergingEpoch, f.divergingEndOffset);
       case 'Deliver':
-        return this.onDeliver(f.batches, f.highWatermark);
+        this.onDeliver(f.batches, f.highWatermark);
+        this.heard(f.highWatermark, now);
+        return;
+      case 'Pong':
+        // Everything the leader published before answering came first: what we know of its HW is current.
+        this.heard(this.leaderHw, now);
+        return;
       case 'ErrorReply':
         // FENCED/UNKNOWN_LEADER_EPOCH, NOT_LEADER: our role is stale or the leader's is; the main thread
         // sends the new role soon. Retry with backoff meanwhile.
@@ -196,6 +251,53 @@ export class FollowerRole implements ReplicaRoleState {
     if (appended > 0) this.ctx.counters.add(Counter.replicatedBytes, appended);
     this.commit(leaderHw);
     if (appended > 0) this.ack();
+  }
+
+  /** The leader had committed `leaderHw` when it sent what just arrived: caught up if we hold all of it. */
+  private heard(leaderHw: number, now: number): void {
+    if (leaderHw > this.leaderHw) this.leaderHw = leaderHw;
+    if (this.leaderHw >= 0 && this.leaderHw <= this.p.logEndOffset) this.caughtUpMs = now;
+  }
+
+  /** Whether this follower may serve replica reads now: caught up with the leader within followerReadMaxLagMs. */
+  servesReads(now: number): boolean {
+    return this.caughtUpMs > 0 && now - this.caughtUpMs <= this.ctx.config.cluster!.followerReadMaxLagMs;
+  }
+
+  /**
+   * Every owner sweep: Ping an idle leader (a quarter of the bound, so a healthy follower never goes
+   * stale between frames), and end the replica reads this follower can no longer vouch for.
+   */
+  tick(now: number): void {
+    const bound = this.ctx.config.cluster!.followerReadMaxLagMs;
+    if (this.helloDone && now - this.lastHeardMs >= bound / 4) this.send({ type: 'Ping', nonce: this.nextPing++ });
+    const p = this.p;
+    if (p.subscriptions.size === 0) return;
+    if (!this.servesReads(now)) {
+      const behind = this.caughtUpMs === 0 ? 'has not caught up with the leader yet' : `has not been caught up with the leader for ${Math.round(now - this.caughtUpMs)} ms`;
+      const err = new TickbusError(ErrorCode.NOT_LEADER, `stale replica: this follower of ${this.name} ${behind} (bound ${bound} ms); read from the leader or another replica`, {
+        topic: p.topic,
+        partition: p.partition,
+      });
+      this.waitingSince.clear();
+      for (const sub of [...p.subscriptions]) sub.fail(err);
+      return;
+    }
+    // Read-your-writes: a read that starts past our high watermark waits for it, at most the same bound.
+    for (const sub of this.waitingSince.keys()) if (sub.closed || !p.awaitingCommit.has(sub)) this.waitingSince.delete(sub);
+    for (const sub of p.awaitingCommit) {
+      const since = this.waitingSince.get(sub);
+      if (since === undefined) this.waitingSince.set(sub, now);
+      else if (now - since > bound) {
+        this.waitingSince.delete(sub);
+        sub.fail(
+          new TickbusError(ErrorCode.NOT_LEADER, `stale replica: ${this.name} has not committed up to offset ${sub.nextOffset} within ${bound} ms here (high watermark ${p.highWatermark}); read from the leader`, {
+            topic: p.topic,
+            partition: p.partition,
+          }),
+        );
+      }
+    }
   }
 
   /** The leader's high watermark, capped at what we have (we cannot have committed what we lack). */
