@@ -7,7 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+// Two levels up from source (vitest); from the compiled copy in dist/test/helpers (the fault soak CLI) three.
+const UP2 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const REPO = path.basename(UP2) === 'dist' ? path.dirname(UP2) : UP2;
 export const CLI = path.join(REPO, 'dist/cli/main.js');
 
 export interface BrokerProcess {
