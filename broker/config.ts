@@ -2,6 +2,7 @@
 import os from 'node:os';
 import { FSYNC_POLICY_NAMES, type FsyncPolicy, isFsyncPolicy } from './log/log-config.js';
 import { integerProblem } from './validate.js';
+import { type AuthConfig, type AuthConfigInput, isLoopbackHost, resolveAuthConfig } from './security/auth-config.js';
 
 export { FSYNC_POLICY_NAMES, type FsyncPolicy, isFsyncPolicy };
 
@@ -35,6 +36,61 @@ export interface BrokerConfig {
   brokerId: string;
   /** Cluster mode (partitions replicated across brokers, control plane on etcd); null = one node, no etcd. */
   cluster: ClusterConfig | null;
+  /** Authentication (and with it ACLs); null = every caller is 'anonymous' and may do anything. */
+  auth: AuthConfig | null;
+  /**
+   * Allows auth: null on an address other machines can reach. Without it such a broker refuses to
+   * start: an open broker on a network is a decision, not a default.
+   */
+  insecure: boolean;
+  /** TLS on every listening endpoint (bootstrap and owners) and for replica fetches; null = plain ws://. */
+  tls: TlsConfig | null;
+  /** Quotas and limits (docs/security.md "Quotas and limits"); defaults are meant for a public port. */
+  limits: LimitsConfig;
+}
+
+export interface TlsConfig {
+  /** PEM certificate chain (leaf first). Re-read on SIGHUP. */
+  certFile: string;
+  /** PEM private key (unencrypted). Re-read on SIGHUP. */
+  keyFile: string;
+  /**
+   * PEM CA bundle this broker trusts when it connects to other brokers (follower fetchers). Not handed to
+   * uWS: there it would ask clients for certificates without requiring or exposing them (see docs/security.md).
+   */
+  caFile?: string;
+}
+
+export interface LimitsConfig {
+  /** Produce bytes per second per principal, across the broker (each owner enforces its share); 0 = unlimited. */
+  produceBytesPerSec: number;
+  /** Consume bytes per second per principal, across the broker (each owner enforces its share); 0 = unlimited. */
+  consumeBytesPerSec: number;
+  /** Open connections per client IP address, per endpoint (bootstrap, each owner). */
+  maxConnectionsPerIp: number;
+  /** Open connections per principal, per endpoint (all anonymous clients share one principal when auth is off). */
+  maxConnectionsPerPrincipal: number;
+  /** Sockets opened and not yet past Hello, per endpoint. */
+  maxPendingHandshakes: number;
+  /** Partition subscriptions one owner connection may hold. */
+  maxSubscriptionsPerConnection: number;
+  /** Topics in the node or cluster (CreateTopic is refused beyond). */
+  maxTopics: number;
+  /** Partitions of all topics in the node or cluster (CreateTopic is refused beyond). */
+  maxPartitions: number;
+}
+
+export function defaultLimits(): LimitsConfig {
+  return {
+    produceBytesPerSec: 0,
+    consumeBytesPerSec: 0,
+    maxConnectionsPerIp: 1_000,
+    maxConnectionsPerPrincipal: 10_000,
+    maxPendingHandshakes: 1_000,
+    maxSubscriptionsPerConnection: 10_000,
+    maxTopics: 10_000,
+    maxPartitions: 100_000,
+  };
 }
 
 export interface ClusterConfig {
@@ -52,6 +108,13 @@ export interface ClusterConfig {
   fenceMarginMs: number;
   /** A follower not caught up with the leader for this long leaves the ISR. */
   replicaLagTimeMs: number;
+  /**
+   * Zone-aware reads (docs/replication.md, "Reading from the nearest replica"): a follower serves
+   * consumers only while it was caught up with the leader's high watermark within this long; past it
+   * its replica subscriptions end with a retryable NOT_LEADER ("stale replica") and the SDK moves them.
+   * 0 (the default) = 2 × replicaLagTimeMs.
+   */
+  followerReadMaxLagMs: number;
   /** Elect an out-of-sync replica when no in-sync one is alive: available, but loses committed records. */
   uncleanLeaderElection: boolean;
   /** An acks=all produce not committed within this long is answered TIMEOUT (a retry is recognised). */
@@ -67,6 +130,7 @@ export function defaultClusterConfig(): Omit<ClusterConfig, 'etcd' | 'nodeId'> {
     leaseTtlMs: 3_000,
     fenceMarginMs: 1_000,
     replicaLagTimeMs: 2_000,
+    followerReadMaxLagMs: 0,
     uncleanLeaderElection: false,
     ackTimeoutMs: 30_000,
     defaultReplicationFactor: 3,
@@ -94,6 +158,10 @@ export function defaultConfig(): BrokerConfig {
     testHooks: false,
     brokerId: 'tickbus-0',
     cluster: null,
+    auth: null,
+    insecure: false,
+    tls: null,
+    limits: defaultLimits(),
   };
 }
 
@@ -102,9 +170,17 @@ function int(name: string, v: number, min: number, max: number): void {
   if (problem) throw new (problem.kind === 'type' ? TypeError : RangeError)(`${name} ${problem.message}`);
 }
 
+/** What startBroker accepts: any field may be left out; auth is given as input and resolved. */
+export type BrokerConfigInput = Partial<Omit<BrokerConfig, 'auth'>> & { auth?: AuthConfigInput | null };
+
+export type { AuthConfig, AuthConfigInput };
+
 /** Fills defaults and validates. Throws TypeError/RangeError naming the option. */
-export function resolveConfig(partial: Partial<BrokerConfig>): BrokerConfig {
-  const c: BrokerConfig = { ...defaultConfig(), ...stripUndefined(partial) };
+export function resolveConfig(partial: BrokerConfigInput): BrokerConfig {
+  const { auth, ...rest } = partial;
+  const c: BrokerConfig = { ...defaultConfig(), ...stripUndefined(rest) };
+  c.auth = auth ? resolveAuthConfig(auth) : null;
+  if (typeof c.insecure !== 'boolean') throw new TypeError('insecure must be a boolean');
   if (partial.ownerBasePort === undefined) c.ownerBasePort = c.port === 0 ? 0 : c.port + 1;
   // A catch-up chunk must fit in one frame: follow a smaller maxPayloadLength unless set explicitly.
   if (partial.catchUpChunkBytes === undefined) c.catchUpChunkBytes = Math.max(1024, Math.min(c.catchUpChunkBytes, Math.floor(c.maxPayloadLength / 2)));
@@ -123,7 +199,46 @@ export function resolveConfig(partial: Partial<BrokerConfig>): BrokerConfig {
   if (typeof c.dataDir !== 'string' || c.dataDir === '') throw new TypeError('dataDir must be a non-empty path');
   if (typeof c.host !== 'string' || c.host === '') throw new TypeError('host must be a non-empty string');
   if (c.cluster) c.cluster = resolveClusterConfig(c.cluster);
+  if (c.auth && c.cluster && c.auth.brokerToken === null) {
+    throw new TypeError('cluster mode with auth needs auth.brokerToken (--broker-token-file): followers present it to leaders to replicate');
+  }
+  if (c.auth === null && !isLoopbackHost(c.host) && !c.insecure) {
+    throw new RangeError(
+      `refusing to listen on ${c.host} without authentication: anyone who can reach it could read, write and delete every topic. ` +
+        'Configure auth (--tokens-file or --jwt-*), bind to 127.0.0.1, or pass --insecure to run open on purpose',
+    );
+  }
+  c.tls = resolveTls(c.tls);
+  c.limits = resolveLimits(c.limits);
   return c;
+}
+
+function resolveTls(t: TlsConfig | null): TlsConfig | null {
+  if (t === null) return null;
+  if (typeof t !== 'object') throw new TypeError('tls must be { certFile, keyFile, caFile? } or null');
+  for (const k of ['certFile', 'keyFile'] as const) {
+    if (typeof t[k] !== 'string' || t[k] === '') throw new TypeError(`tls.${k} must be a path to a PEM file`);
+  }
+  if (t.caFile !== undefined && (typeof t.caFile !== 'string' || t.caFile === '')) throw new TypeError('tls.caFile must be a path to a PEM file');
+  if ('requireClientCert' in t) {
+    // uWS (20.30) verifies a client certificate only if one is offered and never exposes it: it can
+    // neither require one nor name a principal from it. Refuse rather than pretend.
+    throw new RangeError('tls.requireClientCert is not supported: this uWebSockets.js build cannot require or expose client certificates (docs/security.md, TLS)');
+  }
+  return { ...t };
+}
+
+function resolveLimits(partial: Partial<LimitsConfig>): LimitsConfig {
+  const l: LimitsConfig = { ...defaultLimits(), ...stripUndefined(partial) };
+  int('limits.produceBytesPerSec', l.produceBytesPerSec, 0, Number.MAX_SAFE_INTEGER);
+  int('limits.consumeBytesPerSec', l.consumeBytesPerSec, 0, Number.MAX_SAFE_INTEGER);
+  int('limits.maxConnectionsPerIp', l.maxConnectionsPerIp, 1, 10_000_000);
+  int('limits.maxConnectionsPerPrincipal', l.maxConnectionsPerPrincipal, 1, 10_000_000);
+  int('limits.maxPendingHandshakes', l.maxPendingHandshakes, 1, 10_000_000);
+  int('limits.maxSubscriptionsPerConnection', l.maxSubscriptionsPerConnection, 1, 10_000_000);
+  int('limits.maxTopics', l.maxTopics, 1, 10_000_000);
+  int('limits.maxPartitions', l.maxPartitions, 1, 100_000_000);
+  return l;
 }
 
 function resolveClusterConfig(partial: Partial<ClusterConfig> & Pick<ClusterConfig, 'etcd' | 'nodeId'>): ClusterConfig {
@@ -135,6 +250,9 @@ function resolveClusterConfig(partial: Partial<ClusterConfig> & Pick<ClusterConf
   int('cluster leaseTtlMs', k.leaseTtlMs, 1_000, 600_000);
   int('cluster fenceMarginMs', k.fenceMarginMs, 0, k.leaseTtlMs - 1);
   int('cluster replicaLagTimeMs', k.replicaLagTimeMs, 10, 600_000);
+  // Follows the lag time unless set: a replica may trail by up to one lag time and still be in the ISR.
+  if (k.followerReadMaxLagMs === 0) k.followerReadMaxLagMs = 2 * k.replicaLagTimeMs;
+  int('cluster followerReadMaxLagMs', k.followerReadMaxLagMs, 10, 1_200_000);
   int('cluster ackTimeoutMs', k.ackTimeoutMs, 10, 600_000);
   int('cluster defaultReplicationFactor', k.defaultReplicationFactor, 1, 16);
   int('cluster defaultMinInsync', k.defaultMinInsync, 1, 16);

@@ -1,9 +1,21 @@
 // `tickbus broker`: runs one node with embedded defaults (or one broker of a cluster with --cluster) until SIGTERM/SIGINT, then shuts down in
 // order: stop accepting, close connections, flush and fsync every log, exit.
-import { type BrokerConfig, type ClusterConfig, DEFAULT_PORT, defaultClusterConfig, FSYNC_POLICY_NAMES, isFsyncPolicy } from '../broker/config.js';
+import {
+  type BrokerConfig,
+  type ClusterConfig,
+  DEFAULT_PORT,
+  defaultClusterConfig,
+  defaultLimits,
+  FSYNC_POLICY_NAMES,
+  isFsyncPolicy,
+  type LimitsConfig,
+  type TlsConfig,
+} from '../broker/config.js';
 import { logLine } from '../broker/logger.js';
 import { startBroker } from '../broker/server/broker.js';
 import { intOption, parse, str, UsageError } from './args.js';
+import type { BrokerConfigInput } from '../broker/config.js';
+import { BROKER_AUTH_OPTIONS, BROKER_AUTH_USAGE, brokerAuthFromArgs } from './auth-options.js';
 import { parseEtcdUrls } from './etcd-urls.js';
 
 const USAGE = `
@@ -22,6 +34,21 @@ Options:
   --owners N        partition-owner threads                                                [min(2, cores)]
   --max-payload N   largest frame in bytes                                                 [4194304]
   --test-hooks      enable test-only fault injection (POST /test/owners/:id/fault)
+
+TLS (every endpoint becomes wss://; SIGHUP re-reads the files for new connections):
+  --tls-cert FILE   PEM certificate chain
+  --tls-key FILE    PEM private key
+  --tls-ca FILE     PEM CA bundle trusted when connecting to other brokers (replica fetches)
+
+Quotas and limits (docs/security.md):
+  --produce-quota N       produce bytes/s per principal (throttled, not cut off); 0 = none   [0]
+  --consume-quota N       consume bytes/s per principal (delivery delayed); 0 = none         [0]
+  --max-conns-per-ip N    open connections per client address, per endpoint                  [1000]
+  --max-conns-per-principal N   open connections per principal, per endpoint              [10000]
+  --max-pending-handshakes N    sockets not yet past Hello, per endpoint                  [1000]
+  --max-subs-per-conn N   partition subscriptions per owner connection                    [10000]
+  --max-topics N          topics in the node or cluster                                    [10000]
+  --max-partitions N      partitions in the node or cluster                               [100000]
   -h, --help        show this help
 
 Cluster mode (partitions replicated across brokers; control plane on etcd):
@@ -31,11 +58,47 @@ Cluster mode (partitions replicated across brokers; control plane on etcd):
   --cluster-name NAME     records live under /tickbus/NAME/ in etcd                    [default]
   --lease-ttl-ms N  a silent broker loses its leaderships after about this long        [3000]
   --replica-lag-ms N      a follower behind this long leaves the ISR                   [2000]
+  --follower-read-max-lag-ms N  a follower not caught up this long stops serving zone reads [2 × replica lag]
   --unclean-leader-election   elect an out-of-sync replica when no in-sync one is alive
                     (stays available, loses committed records)                         [off]
 `;
 
-const CLUSTER_ONLY = ['node-id', 'zone', 'cluster-name', 'lease-ttl-ms', 'replica-lag-ms', 'unclean-leader-election'];
+/** --flag → LimitsConfig field; every one an integer, validated by resolveConfig. */
+const LIMIT_FLAGS = {
+  'produce-quota': 'produceBytesPerSec',
+  'consume-quota': 'consumeBytesPerSec',
+  'max-conns-per-ip': 'maxConnectionsPerIp',
+  'max-conns-per-principal': 'maxConnectionsPerPrincipal',
+  'max-pending-handshakes': 'maxPendingHandshakes',
+  'max-subs-per-conn': 'maxSubscriptionsPerConnection',
+  'max-topics': 'maxTopics',
+  'max-partitions': 'maxPartitions',
+} as const satisfies Record<string, keyof LimitsConfig>;
+
+function limitOptions(values: Record<string, string | boolean | undefined>): Partial<LimitsConfig> {
+  const out: Partial<LimitsConfig> = {};
+  for (const [flag, field] of Object.entries(LIMIT_FLAGS)) {
+    if (values[flag] !== undefined) out[field] = intOption(values, flag, 0, field.endsWith('BytesPerSec') ? 0 : 1);
+  }
+  return out;
+}
+
+function tlsOptions(values: Record<string, string | boolean | undefined>): TlsConfig | null {
+  if (values['tls-client-auth'] !== undefined) {
+    throw new UsageError('--tls-client-auth is not supported: this uWebSockets.js build can neither require nor expose client certificates (docs/security.md, TLS)');
+  }
+  const certFile = str(values, 'tls-cert');
+  const keyFile = str(values, 'tls-key');
+  const caFile = str(values, 'tls-ca');
+  if (certFile === undefined && keyFile === undefined) {
+    if (caFile !== undefined) throw new UsageError('--tls-ca needs --tls-cert and --tls-key');
+    return null;
+  }
+  if (certFile === undefined || keyFile === undefined) throw new UsageError('TLS needs both --tls-cert FILE and --tls-key FILE');
+  return caFile === undefined ? { certFile, keyFile } : { certFile, keyFile, caFile };
+}
+
+const CLUSTER_ONLY = ['node-id', 'zone', 'cluster-name', 'lease-ttl-ms', 'replica-lag-ms', 'follower-read-max-lag-ms', 'unclean-leader-election'];
 
 function clusterOptions(values: Record<string, string | boolean | undefined>): ClusterConfig | null {
   const etcdArg = str(values, 'cluster');
@@ -59,6 +122,7 @@ function clusterOptions(values: Record<string, string | boolean | undefined>): C
     // Keep the fencing margin a third of the TTL when the TTL changes (the default is 1 s of 3 s).
     fenceMarginMs: Math.min(defaults.fenceMarginMs, Math.floor(leaseTtlMs / 3)),
     replicaLagTimeMs: intOption(values, 'replica-lag-ms', defaults.replicaLagTimeMs, 10, 600_000),
+    followerReadMaxLagMs: intOption(values, 'follower-read-max-lag-ms', 0, 0, 1_200_000),
     uncleanLeaderElection: values['unclean-leader-election'] === true,
   };
 }
@@ -82,14 +146,21 @@ export async function brokerCommand(argv: string[]): Promise<number> {
       'cluster-name': { type: 'string' },
       'lease-ttl-ms': { type: 'string' },
       'replica-lag-ms': { type: 'string' },
+      'follower-read-max-lag-ms': { type: 'string' },
       'unclean-leader-election': { type: 'boolean' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      'tls-client-auth': { type: 'boolean' },
+      ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((k) => [k, { type: 'string' as const }])),
+      ...BROKER_AUTH_OPTIONS,
     },
-    USAGE,
+    USAGE + BROKER_AUTH_USAGE,
   );
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'\n${USAGE}`);
   const fsync = str(values, 'fsync');
   if (fsync !== undefined && !isFsyncPolicy(fsync)) throw new UsageError(`--fsync must be ${FSYNC_POLICY_NAMES}, got '${fsync}'`);
-  const partial: Partial<BrokerConfig> = {
+  const partial: BrokerConfigInput = {
     port: intOption(values, 'port', DEFAULT_PORT, 0, 65535),
     testHooks: values['test-hooks'] === true,
   };
@@ -103,8 +174,21 @@ export async function brokerCommand(argv: string[]): Promise<number> {
   if (values.owners !== undefined) partial.owners = intOption(values, 'owners', 1, 1, 64);
   if (values['max-payload'] !== undefined) partial.maxPayloadLength = intOption(values, 'max-payload', 0, 1024);
   partial.cluster = clusterOptions(values);
+  partial.tls = tlsOptions(values);
+  partial.limits = { ...defaultLimits(), ...limitOptions(values) };
 
-  const broker = await startBroker(partial);
+  const auth = brokerAuthFromArgs(values);
+  if (auth) partial.auth = auth;
+  if (values.insecure === true) partial.insecure = true;
+
+  let broker: Awaited<ReturnType<typeof startBroker>>;
+  try {
+    broker = await startBroker(partial);
+  } catch (err) {
+    // A configuration the broker refuses (no auth on a public address, a bad key file) is a usage error: exit 2 with the reason.
+    if (err instanceof TypeError || err instanceof RangeError) throw new UsageError(err.message);
+    throw err;
+  }
   const cluster = broker.config.cluster;
   process.stdout.write(
     JSON.stringify({
@@ -143,5 +227,17 @@ export async function brokerCommand(argv: string[]): Promise<number> {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    // SIGHUP: new certificate files (renewal) for new connections; open ones keep theirs, nothing restarts.
+    process.on('SIGHUP', () => {
+      if (stopping) return;
+      if (!broker.config.tls) {
+        logLine('SIGHUP ignored: TLS is not configured');
+        return;
+      }
+      broker.reloadTls().then(
+        () => logLine('tls reloaded', { cert: broker.config.tls?.certFile }),
+        (err: unknown) => logLine('tls reload failed; still serving the previous certificate', { error: String(err) }),
+      );
+    });
   });
 }

@@ -8,7 +8,10 @@ import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { asTickbusError, ErrorCode, TickbusError } from '../../schemas/errors.js';
 import { decodeFrame, encodeFrameView, errorFrame, type Frame, type FrameOf, PROTOCOL_VERSION } from '../../schemas/frames.js';
 import { monotonicMs } from '../clock.js';
+import { Admission, type AdmissionLimits } from '../limits/admission.js';
 import { logLine } from '../logger.js';
+import type { Authenticated, Authenticator } from '../security/authenticator.js';
+import { uws } from '../uws.js';
 
 /** WebSocket close codes the broker uses (RFC 6455 §7.4.1), in one place. */
 export const CloseCode = {
@@ -50,6 +53,8 @@ export interface EdgeLimits {
 
 export interface EdgeOptions<S extends Session> {
   limits: EdgeLimits;
+  /** Pending handshakes and connections per IP and per principal on this endpoint (config.limits). */
+  connectionLimits: AdmissionLimits;
   /** Fields that identify this endpoint in log lines, e.g. { owner: 0 } or { endpoint: 'bootstrap' }. */
   logFields: Record<string, unknown>;
   /** The HelloOk this endpoint answers with. */
@@ -61,6 +66,11 @@ export interface EdgeOptions<S extends Session> {
    * ErrorReply with its request id); the connection goes on.
    */
   dispatch(session: S, frame: Frame): void;
+  /**
+   * Present when the broker requires authentication: Hello must carry a token it accepts within
+   * helloTimeoutMs, and the connection is closed when that token expires.
+   */
+  authenticator?: Authenticator | null;
   /** A connection was closed for a bad frame (for counters). */
   onBadFrame?(session: S): void;
   onOpen?(session: S): void;
@@ -68,17 +78,45 @@ export interface EdgeOptions<S extends Session> {
   onClose?(session: S): void;
 }
 
+/** Frames (and their bytes) a client may send after Hello and before HelloOk; they wait for the token check. */
+const MAX_QUEUED_BEFORE_HELLO_OK = 64;
+const MAX_QUEUED_BYTES_BEFORE_HELLO_OK = 256 * 1024;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+interface QueuedFrames {
+  frames: Uint8Array[];
+  bytes: number;
+}
+
 export class Edge<S extends Session> {
   /** Open connections. */
   readonly sessions = new Set<S>();
   private nextId = 1;
+  private readonly admission: Admission;
+  /** Sessions whose Hello is being verified (async), with the frames that came meanwhile. */
+  private readonly verifying = new Map<S, QueuedFrames>();
+  /** Per session: the Hello deadline until it is verified, then the credential's expiry. */
+  private readonly authTimers = new Map<S, NodeJS.Timeout>();
 
   constructor(
     app: TemplatedApp,
     private readonly opts: EdgeOptions<S>,
   ) {
-    const { limits } = opts;
+    this.admission = new Admission(opts.connectionLimits);
+    this.attach(app);
+  }
+
+  /**
+   * Serves this edge's WebSocket route on `app`. More than one app when a TLS reload moved the port to a
+   * new app: the connections of every app are this edge's sessions.
+   */
+  attach(app: TemplatedApp): void {
+    const { limits } = this.opts;
+    const opts = this.opts;
     app.ws<S>('/*', {
+      // permessage-deflate stays off (uWS's default, stated here): a compression bomb inflates past every
+      // frame limit, and compressing costs latency on the live path.
+      compression: uws.DISABLED,
       // uWS closes larger messages itself without a word; up to twice the limit we read the size and
       // answer FRAME_TOO_LARGE, so a client learns why.
       maxPayloadLength: limits.maxPayloadLength * 2,
@@ -96,6 +134,9 @@ export class Edge<S extends Session> {
         s.ws = ws;
         this.sessions.add(s);
         opts.onOpen?.(s);
+        if (opts.authenticator) this.armHelloTimeout(s, opts.authenticator.helloTimeoutMs);
+        const refused = this.admission.opened(s, Buffer.from(ws.getRemoteAddressAsText()).toString());
+        if (refused) this.reject(s, refused, CloseCode.POLICY);
       },
       message: (ws, message, isBinary) => this.onMessage(ws.getUserData(), message, isBinary),
       drain: (ws) => opts.onDrain?.(ws.getUserData()),
@@ -103,6 +144,9 @@ export class Edge<S extends Session> {
         const s = ws.getUserData();
         s.open = false;
         this.sessions.delete(s);
+        this.admission.closed(s);
+        this.verifying.delete(s);
+        this.clearAuthTimer(s);
         opts.onClose?.(s);
         s.ws = null;
       },
@@ -119,6 +163,11 @@ export class Edge<S extends Session> {
       this.rejectBadFrame(s, new TickbusError(ErrorCode.FRAME_TOO_LARGE, `frame of ${message.byteLength} bytes exceeds maxPayloadLength ${max}`), CloseCode.TOO_BIG);
       return;
     }
+    const queue = this.verifying.get(s);
+    if (queue) {
+      this.queueWhileVerifying(s, queue, message);
+      return;
+    }
     let frame: Frame;
     try {
       frame = decodeFrame(new Uint8Array(message));
@@ -130,6 +179,11 @@ export class Edge<S extends Session> {
       this.onHello(s, frame);
       return;
     }
+    this.serve(s, frame);
+  }
+
+  /** One request after Hello: Ping is answered here, the rest goes to the endpoint. */
+  private serve(s: S, frame: Frame): void {
     try {
       switch (frame.type) {
         case 'Ping':
@@ -149,8 +203,12 @@ export class Edge<S extends Session> {
   }
 
   private onHello(s: S, frame: Frame): void {
+    const auth = this.opts.authenticator;
     if (frame.type !== 'Hello') {
-      this.rejectBadFrame(s, new TickbusError(ErrorCode.HELLO_REQUIRED, `the first frame must be Hello, got ${frame.type}`), CloseCode.POLICY);
+      const err = auth
+        ? new TickbusError(ErrorCode.AUTHENTICATION_REQUIRED, `the first frame must be Hello with a token, got ${frame.type}`)
+        : new TickbusError(ErrorCode.HELLO_REQUIRED, `the first frame must be Hello, got ${frame.type}`);
+      this.rejectBadFrame(s, err, CloseCode.POLICY);
       return;
     }
     if (frame.protocolVersion !== PROTOCOL_VERSION) {
@@ -161,9 +219,109 @@ export class Edge<S extends Session> {
       );
       return;
     }
+    if (!auth) {
+      this.acceptHello(s, frame.clientId);
+      return;
+    }
+    // Verifying a JWT is async (jose): the Hello is decoded already (the token is a string copied out of
+    // the frame), and frames that come before the answer are copied and served after it, in order.
+    const queue: QueuedFrames = { frames: [], bytes: 0 };
+    this.verifying.set(s, queue);
+    const clientId = frame.clientId;
+    auth.authenticate(frame.token).then(
+      (who) => this.onAuthenticated(s, queue, clientId, who),
+      (err: unknown) => {
+        if (this.verifying.get(s) !== queue) return;
+        this.verifying.delete(s);
+        this.reject(s, asTickbusError(err, ErrorCode.AUTHENTICATION_FAILED), CloseCode.POLICY);
+      },
+    );
+  }
+
+  private onAuthenticated(s: S, queue: QueuedFrames, clientId: string, who: Authenticated): void {
+    if (this.verifying.get(s) !== queue || !s.open) return;
+    this.verifying.delete(s);
+    this.clearAuthTimer(s);
+    s.principal = who.principal;
+    if (!this.acceptHello(s, clientId)) return;
+    if (who.expiresAtMs !== null) this.armExpiry(s, who.expiresAtMs);
+    for (const bytes of queue.frames) {
+      if (!s.open) return;
+      let frame: Frame;
+      try {
+        frame = decodeFrame(bytes);
+      } catch (err) {
+        this.rejectBadFrame(s, asTickbusError(err, ErrorCode.MALFORMED_FRAME), CloseCode.POLICY);
+        return;
+      }
+      this.serve(s, frame);
+    }
+  }
+
+  /** Hello accepted (and authenticated, when required): admission limits, then HelloOk. */
+  private acceptHello(s: S, clientId: string): boolean {
+    const refused = this.admission.helloAccepted(s, s.principal);
+    if (refused) {
+      this.reject(s, refused, CloseCode.POLICY);
+      return false;
+    }
     s.hello = true;
-    s.clientId = frame.clientId;
+    s.clientId = clientId;
     s.ws?.send(encodeFrameView(this.opts.helloOk), true, false);
+    return true;
+  }
+
+  /**
+   * Frames sent before HelloOk (pipelined after Hello) wait for the verification, copied: uWS detaches
+   * the buffer when this handler returns. Bounded, because an unauthenticated peer must not make the
+   * broker hold memory: a client should wait for HelloOk anyway.
+   */
+  private queueWhileVerifying(s: S, queue: QueuedFrames, message: ArrayBuffer): void {
+    if (queue.frames.length >= MAX_QUEUED_BEFORE_HELLO_OK || queue.bytes + message.byteLength > MAX_QUEUED_BYTES_BEFORE_HELLO_OK) {
+      this.verifying.delete(s);
+      this.rejectBadFrame(
+        s,
+        new TickbusError(ErrorCode.AUTHENTICATION_REQUIRED, `more than ${MAX_QUEUED_BEFORE_HELLO_OK} frames or ${MAX_QUEUED_BYTES_BEFORE_HELLO_OK} bytes before HelloOk: wait for HelloOk`),
+        CloseCode.POLICY,
+      );
+      return;
+    }
+    queue.frames.push(new Uint8Array(message.slice(0)));
+    queue.bytes += message.byteLength;
+  }
+
+  private armHelloTimeout(s: S, ms: number): void {
+    const t = setTimeout(() => {
+      this.authTimers.delete(s);
+      if (!s.open || s.hello) return;
+      this.verifying.delete(s);
+      this.reject(s, new TickbusError(ErrorCode.AUTHENTICATION_REQUIRED, `no authenticated Hello within ${ms} ms`), CloseCode.POLICY);
+    }, ms);
+    t.unref();
+    this.authTimers.set(s, t);
+  }
+
+  /** A connection lives no longer than its credential: at expiry it is told TOKEN_EXPIRED and closed. */
+  private armExpiry(s: S, expiresAtMs: number): void {
+    // setTimeout holds at most 2^31-1 ms (24.8 days): a longer wait is re-armed in steps.
+    const wait = Math.min(Math.max(0, expiresAtMs - Date.now()), MAX_TIMER_MS);
+    const t = setTimeout(() => {
+      this.authTimers.delete(s);
+      if (!s.open) return;
+      if (Date.now() < expiresAtMs) {
+        this.armExpiry(s, expiresAtMs);
+        return;
+      }
+      this.reject(s, new TickbusError(ErrorCode.TOKEN_EXPIRED, `the token of principal '${s.principal}' expired: reconnect with a new one`), CloseCode.POLICY);
+    }, wait);
+    t.unref();
+    this.authTimers.set(s, t);
+  }
+
+  private clearAuthTimer(s: S): void {
+    const t = this.authTimers.get(s);
+    if (t) clearTimeout(t);
+    this.authTimers.delete(s);
   }
 
   /** Sends a frame to one connection, if it is still open. */

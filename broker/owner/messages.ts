@@ -4,6 +4,7 @@
 import type { ErrorData } from '../../schemas/errors.js';
 import type { BrokerConfig } from '../config.js';
 import type { LogConfig } from '../log/partition-log.js';
+import type { AclRule } from '../security/acl.js';
 
 export interface OwnedTopic {
   name: string;
@@ -24,6 +25,8 @@ export interface OwnerInit {
   port: number;
   config: BrokerConfig;
   topics: OwnedTopic[];
+  /** The ACL rules in force when the owner starts (auth on); later changes come as 'acls' messages. */
+  acls?: AclRule[];
 }
 
 export interface PartitionStats {
@@ -88,7 +91,11 @@ export type ToOwner =
   /** Test hook (BrokerConfig.testHooks): throws an uncaught exception inside the owner. */
   | { type: 'injectFault'; reqId: number }
   /** Cluster mode: roles of partitions this owner serves (opened with openTopic first). */
-  | { type: 'replicaRoles'; reqId: number; roles: ReplicaRole[] };
+  | { type: 'replicaRoles'; reqId: number; roles: ReplicaRole[] }
+  /** The ACL rules changed (file or etcd): the whole new set. */
+  | { type: 'acls'; reqId: number; rules: AclRule[] }
+  /** SIGHUP: re-read the TLS certificate and key (the same paths as at start); new connections get them. */
+  | { type: 'reloadTls'; reqId: number };
 
 export type FromOwner =
   | { type: 'ready'; ownerId: number; port: number }

@@ -15,6 +15,7 @@ if (!port) throw new Error('owner-worker must run in a worker thread');
 
 const post = (m: FromOwner): void => port.postMessage(m);
 const owner = new Owner(init.ownerId, init.config, init.counters);
+owner.setAcl(init.acls ?? []);
 let failing = false;
 const EXIT_GRACE_MS = 50;
 
@@ -76,6 +77,21 @@ port.on('message', (m: ToOwner) => {
           proposeIsr: (topic, partition, leaderEpoch, isr) => post({ type: 'proposeIsr', ownerId: init.ownerId, topic, partition, leaderEpoch, isr }),
         }),
       );
+      return;
+    case 'reloadTls': {
+      const tls = init.config.tls;
+      if (!tls) {
+        post({ type: 'reply', reqId: m.reqId, ok: false, error: { code: ErrorCode.INVALID_REQUEST, message: 'TLS is not configured' } });
+        return;
+      }
+      owner.reloadTls(tls).then(
+        () => post({ type: 'reply', reqId: m.reqId, ok: true }),
+        (err: unknown) => post({ type: 'reply', reqId: m.reqId, ok: false, error: asTickbusError(err).toData() }),
+      );
+      return;
+    }
+    case 'acls':
+      reply(m.reqId, () => owner.setAcl(m.rules));
       return;
     case 'injectFault':
       if (!init.config.testHooks) {

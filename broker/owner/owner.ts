@@ -8,14 +8,16 @@
 // The live path is one synchronous run per message, on this thread only:
 //   socket message → Edge (decodeFrame) → dispatch → onProduce → Partition.appendAndPublish → ack
 // No thread hop, no await before the frame is consumed (uWS detaches the buffer afterwards).
-import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
 import { type Frame, PROTOCOL_VERSION } from '../../schemas/frames.js';
-import type { BrokerConfig } from '../config.js';
+import type { BrokerConfig, TlsConfig } from '../config.js';
 import { monotonicMs, wallClockMs } from '../clock.js';
 import { CloseCode, Edge } from '../edge/session.js';
 import { logLine } from '../logger.js';
-import { closeApp, listenExclusive, uws } from '../uws.js';
+import { Acl, type AclRule } from '../security/acl.js';
+import { Authenticator } from '../security/authenticator.js';
+import { EndpointApp } from '../tls/endpoint-app.js';
 import type { OwnerContext } from './context.js';
 import { onFetch } from './fetch.js';
 import { Counter, newCounterBuffer, OwnerCounters } from './counters.js';
@@ -40,14 +42,18 @@ const MAINTAIN_EVERY_SWEEPS = 20;
 
 export class Owner {
   readonly counters: OwnerCounters;
-  private readonly app: TemplatedApp;
+  /** The owner's uWS app(s): one, or more after a TLS reload (endpoint-app.ts). */
+  private readonly endpoint: EndpointApp;
   private readonly ctx: OwnerContext;
   private readonly registry: PartitionRegistry;
   private readonly edge: Edge<ConnState>;
-  private listenSocket: us_listen_socket | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeps = 0;
   private closing = false;
+  /** Verifies Hello tokens on this owner's port; null when auth is off. */
+  private readonly authenticator: Authenticator | null;
+  /** The ACL in force; null when auth is off (everything allowed). */
+  private acl: Acl | null = null;
   port = 0;
 
   constructor(
@@ -57,11 +63,18 @@ export class Owner {
     counterBuffer: SharedArrayBuffer = newCounterBuffer(),
   ) {
     this.counters = new OwnerCounters(counterBuffer);
-    this.app = uws.App();
+    this.authenticator = config.auth ? new Authenticator(config.auth) : null;
+    this.endpoint = new EndpointApp(config.tls, (app) => {
+      this.edge.attach(app);
+      this.installHttp(app);
+    });
+    const app = this.endpoint.current;
     const pump = new CatchUpPump({ chunkBytes: config.catchUpChunkBytes, highWaterBytes: Math.floor(config.slowConsumerBytes / 2) }, this.counters);
-    this.registry = new PartitionRegistry(config.dataDir, this.app, config.cluster !== null);
-    this.edge = new Edge<ConnState>(this.app, {
+    this.registry = new PartitionRegistry(config.dataDir, config.tls ? this.endpoint : app, config.cluster !== null);
+    this.edge = new Edge<ConnState>(app, {
       limits: config,
+      connectionLimits: config.limits,
+      authenticator: this.authenticator,
       logFields: { owner: ownerId },
       helloOk: { type: 'HelloOk', protocolVersion: PROTOCOL_VERSION, brokerId: config.brokerId, ownerId },
       newSession: (base) => ({ ...base, subs: new Map(), stalledSince: 0, lastDrain: 0 }),
@@ -79,16 +92,28 @@ export class Owner {
       },
     });
     this.ctx = { ownerId, config, registry: this.registry, edge: this.edge, counters: this.counters, pump };
-    this.app.get('/healthz', (res: HttpResponse) => {
+    this.installHttp(app);
+  }
+
+  private installHttp(app: TemplatedApp): void {
+    app.get('/healthz', (res: HttpResponse) => {
       res.writeHeader('content-type', 'application/json').end(JSON.stringify({ status: 'ok', owner: this.ownerId }));
     });
-    this.app.any('/*', (res: HttpResponse) => {
+    app.any('/*', (res: HttpResponse) => {
       res.writeStatus('404 Not Found').end('tickbus owner: WebSocket endpoint only\n');
     });
   }
 
+  /** SIGHUP: new connections get the certificate now in the files; open ones keep theirs (endpoint-app.ts). */
+  async reloadTls(tls: TlsConfig): Promise<void> {
+    if (this.closing) return;
+    await this.endpoint.reload(tls);
+  }
+
   /** The requests an owner serves (the edge has checked the frame and the Hello, and answers Ping). */
   private dispatch(conn: ConnState, frame: Frame): void {
+    // Authorisation first: a refused request learns nothing about the partition (not even whether it exists).
+    if (this.acl) this.authorize(this.acl, conn.principal, frame);
     switch (frame.type) {
       case 'Produce':
         return onProduce(this.ctx, conn, frame);
@@ -109,6 +134,39 @@ export class Owner {
       }
       default:
         throw new TickbusError(ErrorCode.INVALID_REQUEST, `${frame.type} is not served by a partition owner: send it to the bootstrap endpoint`);
+    }
+  }
+
+  /** Throws NOT_AUTHORIZED when the ACL does not allow `frame` (one Map lookup: decisions are memoised). */
+  private authorize(acl: Acl, principal: string, frame: Frame): void {
+    switch (frame.type) {
+      case 'Produce':
+        return acl.require(principal, 'produce', frame.topic);
+      case 'Subscribe':
+      case 'Fetch':
+        return acl.require(principal, 'consume', frame.topic);
+      case 'ReplicaFetch':
+      case 'ReplicaAck':
+        // Only another broker (the broker token) or a principal granted replicate may read the raw log.
+        return acl.require(principal, 'replicate', frame.topic);
+      default:
+        // Unsubscribe and Credit act only on this connection's own subscriptions.
+        return;
+    }
+  }
+
+  /** The ACL rules changed (or the owner starts): they apply to the next request of every connection. */
+  setAcl(rules: AclRule[]): void {
+    if (!this.config.auth) return;
+    const acl = new Acl(rules);
+    this.acl = acl;
+    // A revoked right ends the subscriptions that used it: reading stops now, not at the next reconnect.
+    for (const conn of this.edge.sessions) {
+      for (const sub of [...conn.subs.values()]) {
+        const topic = sub.partition.topic;
+        if (sub.replicaId >= 0 || acl.allows(conn.principal, 'consume', topic)) continue;
+        sub.fail(new TickbusError(ErrorCode.NOT_AUTHORIZED, `principal '${conn.principal}' may no longer consume topic '${topic}'`, { topic, partition: sub.partition.partition }));
+      }
     }
   }
 
@@ -171,10 +229,9 @@ export class Owner {
 
   /** Starts listening and sweeping (slow consumers, log maintenance); resolves with the port. */
   async listen(host: string, port: number): Promise<number> {
-    const ls = await listenExclusive(this.app, host, port);
+    const ls = await this.endpoint.listen(host, port);
     if (!ls) throw new TickbusError(ErrorCode.INTERNAL, `owner ${this.ownerId} could not listen on ${host}:${port} (port in use?)`);
-    this.listenSocket = ls;
-    this.port = uws.us_socket_local_port(ls);
+    this.port = this.endpoint.port;
     this.sweepTimer = setInterval(this.sweep, SWEEP_MS);
     this.sweepTimer.unref();
     return this.port;
@@ -229,7 +286,10 @@ export class Owner {
     if (++this.sweeps % MAINTAIN_EVERY_SWEEPS === 0) this.maintainLogs(wallClockMs());
     const now = monotonicMs();
     sweepSlowConsumers(this.ctx, now);
-    for (const p of this.registry.all()) if (p.replica instanceof LeaderRole) p.replica.tick(now);
+    for (const p of this.registry.all()) {
+      if (p.replica instanceof LeaderRole) p.replica.tick(now);
+      else if (p.replica instanceof FollowerRole) p.replica.tick(now); // pings an idle leader; ends stale replica reads
+    }
   };
 
   /** Age-based segment rolls and retention, off the live path (about once a second). */
@@ -252,14 +312,12 @@ export class Owner {
     if (this.closing) return;
     this.closing = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    if (this.listenSocket) {
-      uws.us_listen_socket_close(this.listenSocket);
-      this.listenSocket = null;
-    }
+    this.endpoint.stopListening();
     await this.edge.closeAll(err, closeCode, graceMs);
     // Whatever did not finish its close handshake, and sockets no handler tracks (HTTP, upgrades in
     // progress), closes now.
-    closeApp(this.app);
+    this.endpoint.closeAll();
+    this.authenticator?.close();
     this.registry.closeAll((p, e) => logLine('log close failed', { owner: this.ownerId, partition: `${p.topic}/${p.partition}`, error: String(e) }));
   }
 }

@@ -7,6 +7,7 @@ import type { BrokerConfig } from '../config.js';
 import { logLine } from '../logger.js';
 import { newCounterBuffer } from '../owner/counters.js';
 import type { FromOwner, OwnedTopic, OwnerInit, PartitionStats, SubscriptionLag, ToOwner } from '../owner/messages.js';
+import type { AclRule } from '../security/acl.js';
 
 type DistributiveOmit<T, K extends keyof never> = T extends unknown ? Omit<T, K> : never;
 type Request = DistributiveOmit<ToOwner, 'reqId'>;
@@ -24,6 +25,8 @@ export interface SupervisorEvents {
   ownerReady?(ownerId: number): void;
   /** A leader owner proposes an ISR change. */
   proposeIsr?(msg: Extract<FromOwner, { type: 'proposeIsr' }>): void;
+  /** The ACL rules an owner starts with (auth on), so a restarted owner never serves without them. */
+  aclRules?(): AclRule[];
 }
 
 export interface OwnerStatus {
@@ -125,7 +128,7 @@ export class Supervisor {
     const o = this.owners[ownerId];
     if (!o?.up) return '';
     const host = this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host;
-    return `ws://${host}:${o.port}/`;
+    return `${this.config.tls ? 'wss' : 'ws'}://${host}:${o.port}/`;
   }
 
   request(ownerId: number, msg: Request): Promise<OkReply> {
@@ -160,7 +163,7 @@ export class Supervisor {
   private spawn(o: OwnerHandle, port: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const worker = new Worker(new URL('../owner/owner-worker.js', import.meta.url), {
-        workerData: { ownerId: o.id, port, counters: o.counters, config: this.config, topics: this.topicsFor(o.id) } satisfies OwnerInit,
+        workerData: { ownerId: o.id, port, counters: o.counters, config: this.config, topics: this.topicsFor(o.id), acls: this.events.aclRules?.() ?? [] } satisfies OwnerInit,
       });
       o.worker = worker;
       o.starting = true;
