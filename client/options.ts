@@ -2,7 +2,7 @@
 // the option, thrown by connect() before any socket is opened.
 import { IDEMPOTENCE_WINDOW } from '../schemas/limits.js';
 import type { BackoffOptions } from './backoff.js';
-import type { Transport } from './transport.js';
+import { createWebSocketTransport, type TlsOptions, type Transport } from './transport.js';
 
 export interface ReconnectOptions extends BackoffOptions {
   /** Attempts before a subscription gives up and reports CONNECTION_CLOSED. Infinity = never give up. */
@@ -45,6 +45,11 @@ export interface ClientOptions {
   checkCrcs?: boolean;
   /** How WebSockets are opened. Default: the platform's WebSocket (the `ws` package in Node). */
   transport?: Transport;
+  /**
+   * Node only: TLS settings for wss:// brokers, e.g. `{ ca: fs.readFileSync('ca.pem') }` for a private CA.
+   * Browsers trust what the browser trusts and take none (install the CA there).
+   */
+  tls?: TlsOptions;
 }
 
 export interface ResolvedOptions {
@@ -125,6 +130,17 @@ function maxInFlight(v: unknown): number {
   return int('maxInFlight', v, 1, IDEMPOTENCE_WINDOW);
 }
 
+function tlsOptions(t: unknown): TlsOptions {
+  if (typeof t !== 'object' || t === null) throw new TypeError(`tls must be an object { ca?, servername? }, got ${describe(t)}`);
+  const { ca, servername } = t as Record<string, unknown>;
+  const pem = (v: unknown): boolean => typeof v === 'string' || v instanceof Uint8Array;
+  if (ca !== undefined && !pem(ca) && !(Array.isArray(ca) && ca.every(pem))) {
+    throw new TypeError(`tls.ca must be PEM text or bytes (or an array of them), got ${describe(ca)}`);
+  }
+  if (servername !== undefined && typeof servername !== 'string') throw new TypeError(`tls.servername must be a string, got ${describe(servername)}`);
+  return t as TlsOptions;
+}
+
 /** Fills defaults and validates; throws TypeError/RangeError naming the bad option. */
 export function resolveOptions(o: ClientOptions): ResolvedOptions {
   // JavaScript callers pass anything: the checks below are for them.
@@ -155,9 +171,13 @@ export function resolveOptions(o: ClientOptions): ResolvedOptions {
   }
   const checkCrcs = o.checkCrcs ?? DEFAULTS.checkCrcs;
   if (typeof checkCrcs !== 'boolean') throw new TypeError(`checkCrcs must be a boolean, got ${describe(checkCrcs)}`);
-  const transport = o.transport ?? null;
+  let transport = o.transport ?? null;
   if (transport !== null && (typeof transport !== 'object' || typeof transport.open !== 'function')) {
     throw new TypeError('transport must be an object with an open(url, handlers, timeoutMs) method');
+  }
+  if (o.tls !== undefined) {
+    if (transport !== null) throw new TypeError('give either tls or transport: tls configures the default WebSocket transport');
+    transport = createWebSocketTransport(tlsOptions(o.tls));
   }
   return {
     brokers: o.brokers.map(brokerUrl),

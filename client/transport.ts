@@ -40,11 +40,29 @@ type WebSocketCtor = new (url: string, opts?: unknown) => WebSocketLike;
 
 let nodeWs: Promise<WebSocketCtor> | null = null;
 
-async function webSocketClass(): Promise<{ ctor: WebSocketCtor; isWs: boolean }> {
+/**
+ * TLS settings for wss:// in Node (the `ws` package hands them to tls.connect). Browsers trust what the
+ * browser trusts and take no settings: a private CA is installed in the browser or the OS there.
+ */
+export interface TlsOptions {
+  /** PEM CA certificate(s) to trust instead of Node's bundled roots (a private CA). */
+  ca?: string | Uint8Array | (string | Uint8Array)[];
+  /** Server name to check the certificate against when it differs from the URL's host. */
+  servername?: string;
+}
+
+async function webSocketClass(needsNode: boolean): Promise<{ ctor: WebSocketCtor; isWs: boolean }> {
   const native = (globalThis as { WebSocket?: unknown }).WebSocket;
-  if (typeof native === 'function') return { ctor: native as WebSocketCtor, isWs: false };
+  if (typeof native === 'function' && !needsNode) return { ctor: native as WebSocketCtor, isWs: false };
   nodeWs ??= import('ws').then((m) => (m.default ?? m) as unknown as WebSocketCtor);
-  return { ctor: await nodeWs, isWs: true };
+  try {
+    return { ctor: await nodeWs, isWs: true };
+  } catch (err) {
+    throw new TickbusError(ErrorCode.CONNECTION_CLOSED, "the 'tls' option needs Node's 'ws' package; in a browser, install the CA in the browser or OS instead", {
+      cause: err,
+      retryable: false,
+    });
+  }
 }
 
 function toBytes(data: unknown): Uint8Array | null {
@@ -54,57 +72,64 @@ function toBytes(data: unknown): Uint8Array | null {
   return null; // text frames are not part of the protocol
 }
 
-export const webSocketTransport: Transport = {
-  async open(url, handlers, timeoutMs) {
-    const { ctor, isWs } = await webSocketClass();
-    return new Promise<Socket>((resolve, reject) => {
-      let ws: WebSocketLike;
-      try {
-        // ws: no permessage-deflate (the broker does not compress; latency first), no payload limit surprise.
-        ws = isWs ? new ctor(url, { perMessageDeflate: false }) : new ctor(url);
-      } catch (err) {
-        reject(new TickbusError(ErrorCode.CONNECTION_CLOSED, `cannot open ${url}: ${String(err)}`, { cause: err }));
+/** The platform's WebSocket; with `tls`, the `ws` package (Node) with those TLS settings. */
+export function createWebSocketTransport(tls: TlsOptions | null = null): Transport {
+  return {
+    open: (url, handlers, timeoutMs) => openWebSocket(url, handlers, timeoutMs, tls),
+  };
+}
+
+export const webSocketTransport: Transport = createWebSocketTransport();
+
+async function openWebSocket(url: string, handlers: SocketHandlers, timeoutMs: number, tls: TlsOptions | null): Promise<Socket> {
+  const { ctor, isWs } = await webSocketClass(tls !== null);
+  return new Promise<Socket>((resolve, reject) => {
+    let ws: WebSocketLike;
+    try {
+      // ws: no permessage-deflate (the broker does not compress; latency first), no payload limit surprise.
+      ws = isWs ? new ctor(url, { perMessageDeflate: false, ...tls }) : new ctor(url);
+    } catch (err) {
+      reject(new TickbusError(ErrorCode.CONNECTION_CLOSED, `cannot open ${url}: ${String(err)}`, { cause: err }));
+      return;
+    }
+    // 'nodebuffer' in Node avoids the copy `ws` makes to produce an exact ArrayBuffer.
+    ws.binaryType = isWs ? 'nodebuffer' : 'arraybuffer';
+    let opened = false;
+    let lastError = '';
+    const timer = setTimeout(() => {
+      if (opened) return;
+      ws.onclose = null;
+      ws.close();
+      reject(new TickbusError(ErrorCode.TIMEOUT, `connecting to ${url} took longer than ${timeoutMs} ms`));
+    }, timeoutMs);
+    ws.onerror = (ev) => {
+      // Browsers give no reason; `ws` gives a message (ECONNREFUSED...). onclose follows either way.
+      lastError = ev.message ?? '';
+    };
+    ws.onopen = () => {
+      opened = true;
+      clearTimeout(timer);
+      ws.onmessage = (ev) => {
+        const bytes = toBytes(ev.data);
+        if (bytes) handlers.onMessage(bytes);
+        else ws.close(1003, 'text messages are not part of the protocol');
+      };
+      resolve({
+        send: (bytes) => ws.send(bytes),
+        close: (code, reason) => ws.close(code, reason),
+        get bufferedAmount() {
+          return ws.bufferedAmount;
+        },
+      });
+    };
+    ws.onclose = (ev) => {
+      if (opened) {
+        handlers.onClose(ev.code, ev.reason);
         return;
       }
-      // 'nodebuffer' in Node avoids the copy `ws` makes to produce an exact ArrayBuffer.
-      ws.binaryType = isWs ? 'nodebuffer' : 'arraybuffer';
-      let opened = false;
-      let lastError = '';
-      const timer = setTimeout(() => {
-        if (opened) return;
-        ws.onclose = null;
-        ws.close();
-        reject(new TickbusError(ErrorCode.TIMEOUT, `connecting to ${url} took longer than ${timeoutMs} ms`));
-      }, timeoutMs);
-      ws.onerror = (ev) => {
-        // Browsers give no reason; `ws` gives a message (ECONNREFUSED...). onclose follows either way.
-        lastError = ev.message ?? '';
-      };
-      ws.onopen = () => {
-        opened = true;
-        clearTimeout(timer);
-        ws.onmessage = (ev) => {
-          const bytes = toBytes(ev.data);
-          if (bytes) handlers.onMessage(bytes);
-          else ws.close(1003, 'text messages are not part of the protocol');
-        };
-        resolve({
-          send: (bytes) => ws.send(bytes),
-          close: (code, reason) => ws.close(code, reason),
-          get bufferedAmount() {
-            return ws.bufferedAmount;
-          },
-        });
-      };
-      ws.onclose = (ev) => {
-        if (opened) {
-          handlers.onClose(ev.code, ev.reason);
-          return;
-        }
-        clearTimeout(timer);
-        const why = lastError || `closed with code ${ev.code}`;
-        reject(new TickbusError(ErrorCode.CONNECTION_CLOSED, `cannot connect to ${url}: ${why}`));
-      };
-    });
-  },
-};
+      clearTimeout(timer);
+      const why = lastError || `closed with code ${ev.code}`;
+      reject(new TickbusError(ErrorCode.CONNECTION_CLOSED, `cannot connect to ${url}: ${why}`));
+    };
+  });
+}

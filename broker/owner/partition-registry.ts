@@ -2,7 +2,7 @@
 // request names (with the error that says exactly why it cannot be served here), and dropping a
 // deleted topic. Knows nothing of sockets: a dropped partition's subscribers are failed through
 // their Subscription.
-import type { TemplatedApp } from 'uWebSockets.js';
+import type { Publisher } from '../tls/endpoint-app.js';
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
 import { PartitionLog } from '../log/partition-log.js';
 import { partitionDir } from '../metadata/topic-store.js';
@@ -25,7 +25,7 @@ export class PartitionRegistry {
   constructor(
     private readonly dataDir: string,
     /** The owner's uWS app: partitions publish their live stream through it. */
-    private readonly app: TemplatedApp,
+    private readonly app: Publisher,
     /**
      * Cluster mode: a reopened replica cannot know which of its records were committed, so its high
      * watermark starts at the log start and the leader's tells it more (one node: at the log end).

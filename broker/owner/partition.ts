@@ -19,7 +19,7 @@
 //
 // Append, commit and publish happen in one synchronous step, so a subscriber that joins a stream at its
 // head (highWatermark or log end) can never miss or repeat a batch.
-import type { TemplatedApp } from 'uWebSockets.js';
+import type { Publisher } from '../tls/endpoint-app.js';
 import { encodeFrameView } from '../../schemas/frames.js';
 import { batchBaseOffset, batchLastOffset, batchLength } from '../../schemas/record-batch.js';
 import type { AppendResult, PartitionLog } from '../log/partition-log.js';
@@ -64,7 +64,7 @@ export class Partition {
     readonly partition: number,
     readonly log: PartitionLog,
     /** The owner's app; it must have a WebSocket route (numSubscribers() segfaults without one). */
-    private readonly app: TemplatedApp,
+    private readonly app: Publisher,
     /**
      * Where the high watermark starts: the log end on one node (everything recovered is the node's only
      * copy); in a cluster the log start, until the leader says more (a restarted replica cannot know
