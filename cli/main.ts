@@ -16,6 +16,7 @@ Commands:
   dev-cluster [--brokers 3]      a local cluster: its own etcd and N brokers, until Ctrl-C
   produce TOPIC                  one record per stdin line; prints {"partition":P,"offset":O} per ack
   consume TOPIC                  prints one JSON line per record
+  acl add|list|remove            access control lists (single node; brokers with authentication)
   bench SCENARIO                 latency benchmarks (latency, fanout, durable, replay, micro, all)
 
 Every command takes --help. Client commands take --broker ws://127.0.0.1:7420.
@@ -36,6 +37,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./produce-command.js')).produceCommand(rest);
     case 'consume':
       return (await import('./consume-command.js')).consumeCommand(rest);
+    case 'acl':
+      return (await import('./acl-command.js')).aclCommand(rest);
     case 'bench':
       return (await import('../bench/cli.js')).runBenchCli(rest);
     case undefined:
