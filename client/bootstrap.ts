@@ -119,6 +119,7 @@ export class BootstrapLink {
       clientId: this.opts.clientId,
       connectTimeoutMs: this.opts.connectTimeoutMs,
       requestTimeoutMs: this.opts.requestTimeoutMs,
+      token: this.opts.token,
     };
   }
 

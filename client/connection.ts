@@ -36,7 +36,12 @@ export interface ConnectionOptions {
   requestTimeoutMs: number;
   /** Ping after this long without a frame; 0 or absent: no keepalive. */
   keepAliveMs?: number;
+  /** The credential sent in Hello, asked for on every new connection (so a refreshed token is used). */
+  token?: TokenSource | null;
 }
+
+/** A token, or a function giving the current one (called before each Hello: refresh on reconnect). */
+export type TokenSource = string | (() => string | Promise<string>);
 
 /** Frames that carry a request id; the connection assigns it. */
 type RequestFrame = Extract<Frame, { requestId: number }>;
@@ -79,6 +84,7 @@ export class Connection {
       opts.connectTimeoutMs,
     );
     try {
+      const token = typeof opts.token === 'function' ? await opts.token() : (opts.token ?? undefined);
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
           reject(new TickbusError(ErrorCode.TIMEOUT, `${url} did not answer Hello within ${opts.connectTimeoutMs} ms`));
@@ -93,7 +99,7 @@ export class Connection {
             resolve();
           } else reject(new TickbusError(ErrorCode.MALFORMED_FRAME, `${url} answered Hello with ${f?.type ?? 'nothing'}`));
         };
-        c.write({ type: 'Hello', protocolVersion: PROTOCOL_VERSION, clientId: opts.clientId });
+        c.write({ type: 'Hello', protocolVersion: PROTOCOL_VERSION, clientId: opts.clientId, ...(token ? { token } : {}) });
       });
     } catch (err) {
       c.close();

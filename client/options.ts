@@ -46,6 +46,18 @@ export interface ClientOptions {
   /** How WebSockets are opened. Default: the platform's WebSocket (the `ws` package in Node). */
   transport?: Transport;
   /**
+   * Credential for a broker with authentication (docs/security.md): a static token or a JWT, or a
+   * function returning one, called before every connection's Hello so a refreshed token is used.
+   */
+  token?: string | (() => string | Promise<string>);
+  /**
+   * The client's zone (rack, availability zone), as brokers name theirs (`--zone`). A subscription with
+   * isolation 'committed' then reads each partition from an in-sync replica in this zone when there is
+   * one (zone-aware reads, KIP-392), else from the leader; it moves to the leader when that replica
+   * fails, falls behind or stops (gap-free). Default: none (always the leader).
+   */
+  zone?: string;
+  /**
    * Node only: TLS settings for wss:// brokers, e.g. `{ ca: fs.readFileSync('ca.pem') }` for a private CA.
    * Browsers trust what the browser trusts and take none (install the CA there).
    */
@@ -65,6 +77,9 @@ export interface ResolvedOptions {
   reconnect: ReconnectOptions;
   checkCrcs: boolean;
   transport: Transport | null;
+  token: string | (() => string | Promise<string>) | null;
+  /** null: no zone, every read goes to the leader. */
+  zone: string | null;
 }
 
 export const DEFAULTS = {
@@ -171,6 +186,10 @@ export function resolveOptions(o: ClientOptions): ResolvedOptions {
   }
   const checkCrcs = o.checkCrcs ?? DEFAULTS.checkCrcs;
   if (typeof checkCrcs !== 'boolean') throw new TypeError(`checkCrcs must be a boolean, got ${describe(checkCrcs)}`);
+  const zone: unknown = o.zone ?? null;
+  if (zone !== null && (typeof zone !== 'string' || zone.length === 0 || zone.length > 100)) {
+    throw new TypeError(`zone must be a string of 1 to 100 characters (a broker's --zone), got ${describe(zone)}`);
+  }
   let transport = o.transport ?? null;
   if (transport !== null && (typeof transport !== 'object' || typeof transport.open !== 'function')) {
     throw new TypeError('transport must be an object with an open(url, handlers, timeoutMs) method');
@@ -192,5 +211,14 @@ export function resolveOptions(o: ClientOptions): ResolvedOptions {
     reconnect,
     checkCrcs,
     transport,
+    zone,
+    token: checkToken(o.token),
   };
+}
+
+function checkToken(v: unknown): string | (() => string | Promise<string>) | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'function') return v as () => string | Promise<string>;
+  if (typeof v !== 'string' || v === '') throw new TypeError(`token must be a non-empty string or a function returning one, got ${describe(v)}`);
+  return v;
 }

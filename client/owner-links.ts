@@ -40,6 +40,7 @@ export class OwnerLinks {
         connectTimeoutMs: this.opts.connectTimeoutMs,
         requestTimeoutMs: this.opts.requestTimeoutMs,
         keepAliveMs: this.keepAliveMs,
+        token: this.opts.token,
       },
       {
         onFrame: (f, size, conn) => this.listener.onFrame?.(f, size, conn),
