@@ -47,11 +47,14 @@ export class ClusterNode {
   private stopFollow: (() => Promise<void>) | null = null;
   private closed = false;
   private readonly changeListeners = new Set<() => void>();
+  /** Writes of this broker's own record (setOwnerEndpoint), one at a time, each with the latest `self`. */
+  private selfWrites: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly etcd: EtcdClient,
     readonly options: ClusterOptions,
-    private readonly self: Omit<BrokerRecord, 'incarnation'>,
+    /** What this broker registers; owner endpoints change when an owner thread restarts on another port. */
+    private self: Omit<BrokerRecord, 'incarnation'>,
   ) {
     this.keys = new Keys(options.cluster);
     this.view = new ClusterView(this.keys);
@@ -138,6 +141,52 @@ export class ClusterNode {
     lease.onLost(() => this.onLeaseLost(lease));
     logLine('cluster: registered', { node: this.nodeId, zone: this.self.zone, lease: lease.id });
     this.onViewChange();
+  }
+
+  /**
+   * Points this broker's record at an owner's new endpoint (its thread restarted on another port): other
+   * brokers' followers and every client find owners through this record, which join wrote once. The
+   * write keeps the lease and compares the record's mod revision, and is made only over the record of
+   * this very incarnation, so it can never bring back the key of a lost lease or overwrite a newer
+   * registration. Resolves true once etcd holds the endpoint, false when it cannot be written now
+   * (not registered, etcd unreachable, raced three times): the next registration writes it anyway,
+   * and a later call tries again.
+   */
+  async setOwnerEndpoint(ownerId: number, url: string): Promise<boolean> {
+    if (!Number.isInteger(ownerId) || ownerId < 0 || ownerId >= this.self.owners.length) {
+      throw new RangeError(`owner id must be an integer from 0 to ${this.self.owners.length - 1}, got ${ownerId}`);
+    }
+    if (url === '') throw new TypeError('an owner endpoint is a non-empty URL');
+    if (this.self.owners[ownerId] !== url) {
+      const owners = [...this.self.owners];
+      owners[ownerId] = url;
+      this.self = { ...this.self, owners };
+    }
+    const write = this.selfWrites.then(() => this.writeSelf());
+    this.selfWrites = write.catch(() => undefined);
+    return write;
+  }
+
+  private async writeSelf(): Promise<boolean> {
+    const key = this.keys.broker(this.nodeId);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const reg = this.registration;
+      const lease = this.lease;
+      if (this.closed || !reg || !lease?.isValid()) return false;
+      const record: BrokerRecord = { ...this.self, incarnation: reg.incarnation };
+      const value = JSON.stringify(record);
+      const cur = await this.etcd.get(key);
+      // Gone (the lease expired in etcd) or another incarnation's: registering again writes `self`.
+      if (!cur || (JSON.parse(cur.value) as BrokerRecord).incarnation !== reg.incarnation) return false;
+      if (cur.value === value) return true;
+      const { ok, revision } = await this.etcd.txn([{ key, modRevision: cur.modRevision }], [{ key, value, lease: lease.id }]);
+      if (ok) {
+        if (this.registration === reg) reg.modRevision = revision;
+        logLine('cluster: broker record updated', { node: this.nodeId, owners: record.owners.join(' ') });
+        return true;
+      }
+    }
+    return false;
   }
 
   private onLeaseLost(lease: HeldLease): void {

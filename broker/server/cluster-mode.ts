@@ -50,6 +50,8 @@ export class ClusterCatalogue implements Catalogue {
   private readonly owners: OwnerState[] = [];
   /** Zones of every broker seen, so metadata names a replica's zone while its broker is down. */
   private readonly zones = new Map<number, string>();
+  /** Owners whose endpoint is being written to our broker record. */
+  private readonly publishing = new Set<number>();
   private closed = false;
 
   constructor(
@@ -98,15 +100,34 @@ export class ClusterCatalogue implements Catalogue {
   }
 
   ownerReady(ownerId: number): void {
-    const registered = this.node?.broker(this.cluster.nodeId)?.owners[ownerId];
-    const now = this.supervisor.endpoint(ownerId);
-    if (registered !== undefined && registered !== now) {
-      // Followers elsewhere find this owner through our broker record, written once at join: use fixed
-      // owner ports in cluster mode (--owner-base-port) so a restarted owner comes back where it was.
-      logLine('cluster: owner restarted on another port than registered; other brokers cannot reach it', { owner: ownerId, registered, now });
-    }
+    this.publishEndpoint(ownerId);
     this.owners[ownerId]?.sent.clear();
     this.poke(ownerId);
+  }
+
+  /**
+   * Followers on other brokers and every client find an owner through our broker record: when the owner
+   * is up at another endpoint than the record says (restarted with ephemeral owner ports, or a write that
+   * failed before), write the new one. Called when an owner is ready and on every change of the view, so
+   * a write that failed (etcd away, lease being renewed) is tried again with the next change.
+   */
+  private publishEndpoint(ownerId: number): void {
+    const node = this.node;
+    const now = this.supervisor.endpoint(ownerId);
+    if (!node || now === '' || this.publishing.has(ownerId)) return;
+    const registered = node.broker(this.cluster.nodeId)?.owners[ownerId];
+    if (registered === now) return;
+    this.publishing.add(ownerId);
+    node
+      .setOwnerEndpoint(ownerId, now)
+      .then(
+        (ok) => {
+          // Not in the view yet (joining, or registering again): the write only confirmed what is there.
+          if (ok && registered !== undefined) logLine('cluster: owner endpoint published', { owner: ownerId, was: registered, now });
+        },
+        (err: unknown) => logLine('cluster: cannot publish owner endpoint yet', { owner: ownerId, now, error: String(err) }),
+      )
+      .finally(() => this.publishing.delete(ownerId));
   }
 
   proposeIsr(m: Extract<FromOwner, { type: 'proposeIsr' }>): void {
@@ -129,7 +150,10 @@ export class ClusterCatalogue implements Catalogue {
     const node = this.node;
     if (!node) return;
     for (const b of node.view.brokers.values()) this.zones.set(b.value.id, b.value.zone);
-    for (let i = 0; i < this.owners.length; i++) this.poke(i);
+    for (let i = 0; i < this.owners.length; i++) {
+      this.publishEndpoint(i);
+      this.poke(i);
+    }
   }
 
   /** One sync pass per owner at a time; a change during a pass runs another after it. */

@@ -83,6 +83,29 @@ describe('cluster control plane on etcd', () => {
     });
   }, 30_000);
 
+  it("an owner's new endpoint reaches the other brokers' view, under the same registration and lease", async () => {
+    const cluster = 'c4';
+    const a = await node(31, 'z1', cluster);
+    const b = await node(32, 'z2', cluster);
+    await until(() => a.live && b.live && b.broker(31) !== undefined, 'both registered and b seeing a', 10_000);
+    const before = b.broker(31)!;
+    expect(before.owners).toEqual(['ws://127.0.0.1:7131/']);
+
+    // The owner thread came back on another port (ephemeral owner ports).
+    expect(await a.setOwnerEndpoint(0, 'ws://127.0.0.1:7931/')).toBe(true);
+    await until(() => b.broker(31)?.owners[0] === 'ws://127.0.0.1:7931/', "b's view of a's new owner endpoint", 5_000);
+    expect(b.broker(31)).toEqual({ ...before, owners: ['ws://127.0.0.1:7931/'] });
+    expect(a.live).toBe(true);
+    // Writing what is already there changes nothing and still succeeds.
+    expect(await a.setOwnerEndpoint(0, 'ws://127.0.0.1:7931/')).toBe(true);
+    await expect(a.setOwnerEndpoint(1, 'ws://127.0.0.1:7932/')).rejects.toBeInstanceOf(RangeError);
+
+    // Still bound to a's lease: revoking it (close) removes the record at once, not a TTL later.
+    await a.close();
+    await until(() => b.broker(31) === undefined, "a's record gone with its lease", 3_000);
+    expect(await a.setOwnerEndpoint(0, 'ws://127.0.0.1:7933/')).toBe(false);
+  }, 30_000);
+
   it('with etcd down every broker fences itself, and they register again when it is back', async () => {
     const cluster = 'c3';
     const x = await node(21, 'z1', cluster);
