@@ -22,6 +22,8 @@ Scenarios:
   replay    catch-up read of 1M preloaded records, as fast as the target serves them
   micro     tinybench microbenchmarks (frame codec, batch stamp, log append, thread hop, harness)
   all       every scenario above
+  replication   acks all on a local 3-broker cluster vs single-node acks leader, as a ratio
+            (tickbus only; its own options: tickbus bench replication --help)
 
 Options:
   --targets LIST       comma-separated: tickbus,uws-relay,nats,redis                 [all four]
