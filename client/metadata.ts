@@ -20,6 +20,8 @@ export interface PartitionMeta {
   replicas?: number[];
   isr?: number[];
   replicaZones?: string[];
+  /** Cluster only: each replica's owner endpoint for this partition (same order as replicas; '' while its broker is down). */
+  replicaEndpoints?: string[];
 }
 
 export interface TopicMeta {

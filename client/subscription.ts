@@ -18,6 +18,11 @@
 // the application has seen: the new leader then refuses `received` as past its head, and the
 // subscription says so with a 'truncated' event and resumes below it (onOutOfRange).
 //
+// Zone-aware reads: with connect({ zone }) a committed subscription reads each partition from an
+// in-sync replica in that zone when there is one (replica-choice.ts). Any error or disconnect from a
+// replica (stale, stopped, out of range there) moves the partition to the leader or another in-zone
+// replica by the same resubscribe from `received`, so the move is gap-free and duplicate-free too.
+//
 // Delivery: received frames are queued as chunks (views into the socket's message, no copy) and
 // decoded one batch at a time as the application takes records, from the socket's message handler
 // itself when the application uses a callback (no extra turn on the live path).
@@ -44,6 +49,7 @@ import { Emitter } from './emitter.js';
 import { ErrorCode, TickbusError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { OwnerLinks } from './owner-links.js';
+import { readTarget, REPLICA_RETRY_MS } from './replica-choice.js';
 import type { Transport } from './transport.js';
 
 /** Where a subscription starts in a partition without a position. */
@@ -146,6 +152,10 @@ interface Cursor {
   leaderEpoch: number;
   /** When a resubscribe was first refused as past the head (ms), while that lasts; -1 otherwise. */
   outOfRangeSince: number;
+  /** Zone-aware reads: the cursor is (being) placed on a follower, not the leader. */
+  fromReplica: boolean;
+  /** Replica endpoints that failed this partition → until when (ms) they are passed over. */
+  avoid: Map<string, number>;
 }
 
 /** A received Deliver frame's kept batches, [pos, end) of `bytes`. */
@@ -203,6 +213,8 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
   private readonly checkCrcs: boolean;
   private readonly from: StartPos;
   private readonly isolation: Isolation;
+  /** Zone for zone-aware reads; null: always the leader (no zone, or isolation 'leader', which only the leader serves). */
+  private readonly zone: string | null;
 
   private queue: Chunk[] = [];
   private qHead = 0;
@@ -242,6 +254,7 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
     const iso: unknown = opts.isolation ?? 'committed';
     if (iso !== 'committed' && iso !== 'leader') throw new TypeError(`isolation must be 'committed' or 'leader', got ${JSON.stringify(iso)}`);
     this.isolation = iso;
+    this.zone = iso === 'committed' ? ctx.options.zone : null;
     const cb = opts.creditBytes ?? 1024 * 1024;
     if (!Number.isInteger(cb) || cb < 0 || cb > 0xffff_ffff) throw new RangeError(`creditBytes must be an integer from 0 to 4294967295, got ${String(cb)}`);
     this.creditBytes = cb;
@@ -285,6 +298,12 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
   /** Partitions this subscription currently reads. */
   get partitions(): number[] {
     return [...this.cursors.keys()].sort((a, b) => a - b);
+  }
+
+  /** Where a partition is read from now (zone-aware reads): the owner endpoint and whether it is a follower. */
+  readsFrom(partition: number): { url: string; fromReplica: boolean } | null {
+    const c = this.cursors.get(partition);
+    return c?.conn && (c.state === 'active' || c.state === 'subscribing') ? { url: c.conn.url, fromReplica: c.fromReplica } : null;
   }
 
   /** Records the broker has and this subscription has not handed out: high watermark − next offset. */
@@ -344,6 +363,8 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
         consumed: 0,
         leaderEpoch: -1,
         outOfRangeSince: -1,
+        fromReplica: false,
+        avoid: new Map(),
       });
       return;
     }
@@ -530,21 +551,24 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
           this.failCursors([c], new TickbusError(ErrorCode.UNKNOWN_PARTITION, `topic '${this.topic}' has ${meta.partitions.length} partitions; partition ${c.partition} does not exist`, { topic: this.topic, partition: c.partition }));
           continue;
         }
-        if (pm.endpoint === '') {
+        const target = readTarget(pm, this.zone, avoided(c));
+        if (target.endpoint === '') {
           // No leader yet (failover under way): try again with fresh metadata after backoff.
           this.resumeAgain = true;
           continue;
         }
         c.leaderEpoch = pm.leaderEpoch;
-        const list = byUrl.get(pm.endpoint) ?? [];
+        c.fromReplica = target.fromReplica;
+        const list = byUrl.get(target.endpoint) ?? [];
         list.push(c);
-        byUrl.set(pm.endpoint, list);
+        byUrl.set(target.endpoint, list);
       }
       const opened = await Promise.allSettled([...byUrl.keys()].map((url) => this.links.get(url)));
       let i = 0;
-      for (const cs of byUrl.values()) {
+      for (const [url, cs] of byUrl) {
         const r = opened[i++]!;
         if (r.status === 'rejected') {
+          for (const c of cs) this.leaveReplica(c, url);
           this.resumeAgain = true;
           continue;
         }
@@ -571,6 +595,7 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
         : { partition: c.partition, ...c.start, leaderEpoch: c.leaderEpoch };
     const resumed = c.received >= 0;
     const frame: Frame = { type: 'Subscribe', requestId: 0, topic: this.topic, starts: [start], creditBytes: this.creditBytes, isolation: this.isolation };
+    if (c.fromReplica) frame.fromReplica = true;
     conn.request(frame, (err, f) => {
       if (c.gen !== gen || this.cursors.get(c.partition) !== c || this.closedFlag) return; // superseded
       if (err) return this.onSubscribeError(c, err);
@@ -601,7 +626,16 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
   }
 
   private onSubscribeError(c: Cursor, err: TickbusError): void {
+    const conn = c.conn;
     c.conn = null;
+    if (c.fromReplica) {
+      // Whatever a replica refused (stale, out of range there, not a follower any more), the leader
+      // answers with authority: move there (or to another in-zone replica) from the same offset.
+      this.leaveReplica(c, conn?.url ?? null);
+      c.state = 'pending';
+      this.scheduleResume();
+      return;
+    }
     if (err.retryable) {
       c.state = 'pending';
       this.scheduleResume();
@@ -667,6 +701,13 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
     this.scheduleResume();
   }
 
+  /** A replica failed this cursor: pass it over for REPLICA_RETRY_MS; the next resume picks the leader or another replica. */
+  private leaveReplica(c: Cursor, url: string | null): void {
+    if (!c.fromReplica) return;
+    if (url !== null) c.avoid.set(url, Date.now() + REPLICA_RETRY_MS);
+    c.fromReplica = false;
+  }
+
   private failCursors(cs: Cursor[], err: TickbusError): void {
     for (const c of cs) {
       c.state = 'failed';
@@ -681,6 +722,7 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
     let hit = false;
     for (const c of this.cursors.values()) {
       if (c.conn !== conn) continue;
+      this.leaveReplica(c, conn.url);
       c.conn = null;
       if (c.state === 'active' || c.state === 'subscribing') {
         c.state = 'pending';
@@ -705,15 +747,29 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
     if (f.topic !== this.topic) return; // SLOW_CONSUMER, SHUTTING_DOWN...: the close that follows resumes
     const err = new TickbusError(f.code, f.message, { topic: f.topic, retryable: f.retryable, ...(f.partition >= 0 ? { partition: f.partition } : {}) });
     const hit = [...this.cursors.values()].filter((c) => c.conn === conn && (f.partition < 0 || c.partition === f.partition));
+    // A replica's error, whatever it is, sends the partition to the leader (onSubscribeError says why).
+    const onLeader: Cursor[] = [];
+    for (const c of hit) {
+      if (!c.fromReplica) {
+        onLeader.push(c);
+        continue;
+      }
+      this.leaveReplica(c, conn.url);
+      c.state = 'pending';
+      c.conn = null;
+      c.gen++;
+    }
+    if (onLeader.length < hit.length) this.scheduleResume();
+    if (onLeader.length === 0) return;
     if (err.retryable) {
-      for (const c of hit) {
+      for (const c of onLeader) {
         c.state = 'pending';
         c.conn = null;
         c.gen++;
       }
       this.scheduleResume();
     } else {
-      for (const c of hit) {
+      for (const c of onLeader) {
         c.state = 'failed';
         c.conn = null;
         c.gen++;
@@ -1006,6 +1062,13 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
     this.ctx.onClosed(this);
     this.emit('close');
   }
+}
+
+/** The replicas still passed over for this cursor (expired entries are dropped). */
+function avoided(c: Cursor): Set<string> {
+  const now = Date.now();
+  for (const [url, until] of c.avoid) if (until <= now) c.avoid.delete(url);
+  return new Set(c.avoid.keys());
 }
 
 function cursorPosition(c: Cursor): number {

@@ -3,7 +3,8 @@
 import { asTickbusError, ErrorCode, TickbusError } from '../../schemas/errors.js';
 import { encodeFrameView, type FrameOf } from '../../schemas/frames.js';
 import type { OwnerContext } from './context.js';
-import { requireLeader } from './leadership.js';
+import { monotonicMs } from '../clock.js';
+import { requireLeader, requireReplicaRead } from './leadership.js';
 import type { Partition } from './partition.js';
 import { type ConnState, Subscription, subKey } from './subscription.js';
 
@@ -15,9 +16,14 @@ export function onSubscribe(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Subs
     // Each partition succeeds or fails alone.
     try {
       const p = ctx.registry.partitionOf(f.topic, s.partition);
-      requireLeader(p, s.leaderEpoch);
       const isolation = f.isolation ?? 'committed';
-      const start = startOffset(p, s, isolation);
+      let follower = false;
+      if (f.fromReplica === true) {
+        // Zone-aware reads: a follower has only committed records to give (its append stream is the leader's, unconfirmed).
+        if (isolation !== 'committed') throw new TickbusError(ErrorCode.INVALID_REQUEST, `a read from a replica is committed-only; isolation '${isolation}' reads from the leader`, { topic: f.topic, partition: s.partition });
+        follower = requireReplicaRead(p, s.leaderEpoch, monotonicMs()) !== null;
+      } else requireLeader(p, s.leaderEpoch);
+      const start = startOffset(p, s, isolation, follower);
       const key = subKey(p.topicId, p.partition);
       conn.subs.get(key)?.close(); // a new Subscribe replaces the old one; frames before SubscribeOk were the old one's
       const credit = f.creditBytes > 0 ? f.creditBytes : Infinity;
@@ -47,12 +53,14 @@ export function onSubscribe(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Subs
  * Where a subscription starts. Committed reads start at most at the high watermark — except that in a
  * cluster an offset up to the log end is accepted and waits for the high watermark to reach it: a
  * consumer resuming on a new leader whose high watermark has not caught up yet must not be refused.
- * Isolation 'leader' reads up to the log end.
+ * Isolation 'leader' reads up to the log end. On a follower serving a replica read any offset from the
+ * log start is accepted (read-your-writes: the consumer's own write may not have reached this replica
+ * yet): the subscription waits for the high watermark, at most followerReadMaxLagMs (follower-role.ts).
  */
-function startOffset(p: Partition, s: Start, isolation: 'committed' | 'leader'): number {
+function startOffset(p: Partition, s: Start, isolation: 'committed' | 'leader', follower: boolean): number {
   const log = p.log;
   const head = isolation === 'leader' && p.replica !== null ? p.logEndOffset : p.highWatermark;
-  const limit = s.kind === 'offset' && p.replica !== null ? p.logEndOffset : head;
+  const limit = s.kind === 'offset' && follower ? Number.MAX_SAFE_INTEGER : s.kind === 'offset' && p.replica !== null ? p.logEndOffset : head;
   switch (s.kind) {
     case 'earliest':
       return log.logStartOffset;

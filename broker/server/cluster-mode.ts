@@ -17,7 +17,7 @@ import { logLine } from '../logger.js';
 import { ownerOf, validatePartitionCount, validateTopicName } from '../metadata/topic-store.js';
 import type { FromOwner, OwnedTopic, PartitionStats, ReplicaRole } from '../owner/messages.js';
 import { type AdminFrame, type Catalogue, topicLogConfig, toWireConfig } from './catalogue.js';
-import { leaderEndpoint, ownedTopics, replicaRole, type RoleContext, sameRole } from './replica-roles.js';
+import { leaderEndpoint, ownedTopics, ownerEndpointOf, replicaRole, type RoleContext, sameRole } from './replica-roles.js';
 import type { ClusterMetricsSource } from './metrics.js';
 import type { Supervisor } from './supervisor.js';
 
@@ -294,6 +294,8 @@ export class ClusterCatalogue implements Catalogue {
         replicas,
         isr: rec?.isr ?? [],
         replicaZones: replicas.map((id) => this.zones.get(id) ?? ''),
+        // Zone-aware reads: each replica's owner for this partition; '' while its broker is not registered (down).
+        replicaEndpoints: replicas.map((id) => ownerEndpointOf(node.broker(id), t.name, p).endpoint),
       });
     }
     return { name: t.name, config: toWireConfig(t.config), partitions, replicationFactor: t.replicationFactor, minInsync: t.minInsync };
