@@ -171,6 +171,8 @@ class PartitionPipeline {
   /** Set while connecting, waiting for in-flight requests to settle, or backing off. */
   blocked = false;
   retryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Set while the connection is throttled (ProduceAck.throttleMs): pump() runs again when it fires. */
+  throttleTimer: ReturnType<typeof setTimeout> | null = null;
   /** Identifies the current connect attempt; answers of older ones are ignored. */
   connectAttempt = 0;
   readonly backoff: Backoff;
@@ -211,6 +213,12 @@ export class Producer {
   private flushScheduled = false;
   private lingerTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly dirty = new Set<PartitionPipeline>();
+  /**
+   * Owner connections the broker asked to slow down (ProduceAck.throttleMs, its produce quota): no
+   * produce goes to them before this time (ms, Date.now()). Honouring it keeps the principal out of debt
+   * deep enough for the broker to refuse requests.
+   */
+  private readonly throttledUntil = new WeakMap<Connection, number>();
   private idleWaiters: (() => void)[] = [];
   /** send() calls waiting for their topic's metadata before their records reach a pipeline, per topic, in call order. */
   private readonly waitingForMetadata = new Map<string, WaitingSend[]>();
@@ -455,6 +463,14 @@ export class Producer {
       this.connect(pl, false);
       return;
     }
+    const wait = (this.throttledUntil.get(conn) ?? 0) - Date.now();
+    if (wait > 0) {
+      pl.throttleTimer ??= setTimeout(() => {
+        pl.throttleTimer = null;
+        this.pump(pl);
+      }, wait);
+      return;
+    }
     while (pl.queue.length > 0 && pl.inFlight.length < this.opts.maxInFlight) {
       // A retry is in the window already; a first send must keep the window within maxInFlight.
       if (pl.queue[0]!.bytes === null && this.windowFull(pl)) break;
@@ -501,6 +517,10 @@ export class Producer {
     if (b.done) return; // abort() answered it already
     if (!err && ack?.type === 'ProduceAck') {
       if (ack.duplicate) this.stats.duplicates++;
+      if (ack.throttleMs !== undefined && ack.throttleMs > 0) {
+        const until = Date.now() + ack.throttleMs;
+        if (until > (this.throttledUntil.get(conn) ?? 0)) this.throttledUntil.set(conn, until);
+      }
       this.complete(pl, b, ack.baseOffset);
     } else {
       b.error = err ?? new TickbusError(ErrorCode.MALFORMED_FRAME, `Produce was answered with ${ack?.type ?? 'nothing'}`);
@@ -743,6 +763,8 @@ export class Producer {
     for (const pl of this.pipelines.values()) {
       if (pl.retryTimer) clearTimeout(pl.retryTimer);
       pl.retryTimer = null;
+      if (pl.throttleTimer) clearTimeout(pl.throttleTimer);
+      pl.throttleTimer = null;
       const open = pl.acc.cut();
       if (open) {
         for (const s of open.slots) s.req.fail(err);

@@ -8,6 +8,7 @@
 // event, and before etcd itself can have expired the lease and let another broker be elected.
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
 import type { LogConfig } from '../log/log-config.js';
+import { checkTopicLimits, type TopicLimits } from '../limits/topic-limits.js';
 import { logLine } from '../logger.js';
 import { ClusterView } from './cluster-view.js';
 import { Controller } from './controller.js';
@@ -27,6 +28,8 @@ export interface ClusterOptions {
   uncleanLeaderElection: boolean;
   /** How long an admin request waits for the controller to carry it out. */
   adminTimeoutMs: number;
+  /** Topics and partitions the cluster may hold (config.limits); absent = no limit. */
+  topicLimits?: TopicLimits;
 }
 
 export const CLUSTER_DEFAULTS = { cluster: 'default', zone: 'default', leaseTtlMs: 3_000, fenceMarginMs: 1_000, uncleanLeaderElection: false, adminTimeoutMs: 10_000 };
@@ -260,6 +263,11 @@ export class ClusterNode {
   /** Asks the controller to create a topic and waits until its partitions exist. */
   async createTopic(req: Omit<CreateRequest, 'from'>): Promise<TopicRecord> {
     if (this.view.topics.has(req.name)) throw new TickbusError(ErrorCode.TOPIC_EXISTS, `topic '${req.name}' already exists`, { topic: req.name });
+    if (this.options.topicLimits) {
+      let partitions = 0;
+      for (const t of this.view.topics.values()) partitions += t.value.partitions;
+      checkTopicLimits(this.options.topicLimits, { topics: this.view.topics.size, partitions }, req.name, req.partitions);
+    }
     const live = this.view.brokers.size;
     if (req.replicationFactor > live) {
       throw new TickbusError(ErrorCode.INVALID_CONFIG, `replication factor ${req.replicationFactor} needs ${req.replicationFactor} live brokers; the cluster has ${live}`);

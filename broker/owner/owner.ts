@@ -17,6 +17,7 @@ import { CloseCode, Edge } from '../edge/session.js';
 import { logLine } from '../logger.js';
 import { Acl, type AclRule } from '../security/acl.js';
 import { Authenticator } from '../security/authenticator.js';
+import { PrincipalQuotas } from '../limits/quotas.js';
 import { EndpointApp } from '../tls/endpoint-app.js';
 import type { OwnerContext } from './context.js';
 import { onFetch } from './fetch.js';
@@ -47,6 +48,7 @@ export class Owner {
   private readonly ctx: OwnerContext;
   private readonly registry: PartitionRegistry;
   private readonly edge: Edge<ConnState>;
+  private readonly quotas: PrincipalQuotas;
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeps = 0;
   private closing = false;
@@ -69,7 +71,18 @@ export class Owner {
       this.installHttp(app);
     });
     const app = this.endpoint.current;
-    const pump = new CatchUpPump({ chunkBytes: config.catchUpChunkBytes, highWaterBytes: Math.floor(config.slowConsumerBytes / 2) }, this.counters);
+    const quotas = new PrincipalQuotas(config.limits, config.owners);
+    this.quotas = quotas;
+    const pump = new CatchUpPump(
+      {
+        chunkBytes: config.catchUpChunkBytes,
+        highWaterBytes: Math.floor(config.slowConsumerBytes / 2),
+        maxSubscriptionsPerConnection: config.limits.maxSubscriptionsPerConnection,
+      },
+      this.counters,
+      undefined,
+      quotas,
+    );
     this.registry = new PartitionRegistry(config.dataDir, config.tls ? this.endpoint : app, config.cluster !== null);
     this.edge = new Edge<ConnState>(app, {
       limits: config,
@@ -91,7 +104,7 @@ export class Owner {
         conn.subs.clear();
       },
     });
-    this.ctx = { ownerId, config, registry: this.registry, edge: this.edge, counters: this.counters, pump };
+    this.ctx = { ownerId, config, registry: this.registry, edge: this.edge, counters: this.counters, pump, quotas };
     this.installHttp(app);
   }
 
@@ -294,6 +307,7 @@ export class Owner {
 
   /** Age-based segment rolls and retention, off the live path (about once a second). */
   private maintainLogs(nowWallMs: number): void {
+    this.quotas.sweep(monotonicMs());
     for (const p of this.registry.all()) {
       try {
         p.log.maintain(nowWallMs);

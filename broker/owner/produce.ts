@@ -2,19 +2,32 @@
 //   partitionOf → Partition.appendAndPublish (stamp in place, writeSync, uWS publish) → ProduceAck
 // `f.batch` is a view into uWS's message buffer, valid only until the handler returns: it is stamped,
 // written and published before then, never kept.
-import { asTickbusError, ErrorCode } from '../../schemas/errors.js';
+import { asTickbusError, ErrorCode, TickbusError } from '../../schemas/errors.js';
 import { encodeFrameView, type FrameOf } from '../../schemas/frames.js';
-import { wallClockUs } from '../clock.js';
+import { monotonicMs, wallClockUs } from '../clock.js';
 import type { OwnerContext } from './context.js';
 import { Counter } from './counters.js';
 import { requireLeader } from './leadership.js';
 import type { ConnState } from './subscription.js';
+
+/** Debt past this (ms of the principal's rate) refuses produce requests until it is paid off. */
+export const MAX_THROTTLE_MS = 30_000;
 
 export function onProduce(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Produce'>): void {
   const p = ctx.registry.partitionOf(f.topic, f.partition);
   const leader = requireLeader(p, f.leaderEpoch);
   // acks=all with too few in-sync replicas is refused before anything is appended (Kafka's rule).
   if (leader !== null && f.acks === 'all') leader.checkAcksAll();
+  // Quota: served, then throttled (the ack says how long to wait). Only a producer that ignores the hint
+  // runs far enough into debt to be refused, and then only this request (retryable).
+  const quota = ctx.quotas.enabled ? ctx.quotas.of(conn.principal, monotonicMs())?.produce : null;
+  if (quota && quota.delayMs(monotonicMs()) > MAX_THROTTLE_MS) {
+    throw new TickbusError(
+      ErrorCode.LIMIT_EXCEEDED,
+      `principal '${conn.principal}' is over its produce quota by more than ${MAX_THROTTLE_MS} ms of its rate: wait for ProduceAck.throttleMs before sending`,
+      { retryable: true, topic: f.topic, partition: f.partition },
+    );
+  }
   const c = ctx.counters;
   c.add(Counter.produceRequests);
   // The append time is stored (time index, retention, `from: {timestamp}`): wall clock, never monotonic.
@@ -25,6 +38,7 @@ export function onProduce(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Produc
     c.add(Counter.bytesIn, f.batch.length);
     c.add(Counter.deliverFrames);
   }
+  const throttleMs = quota ? quota.take(f.batch.length, monotonicMs()) : 0;
   if (f.acks === 'none') return;
   const ack: FrameOf<'ProduceAck'> = {
     type: 'ProduceAck',
@@ -35,6 +49,7 @@ export function onProduce(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Produc
     recordCount: res.recordCount,
     highWatermark: p.highWatermark,
     duplicate: res.duplicate,
+    throttleMs,
   };
   if (leader !== null && f.acks === 'all') {
     // Cluster: acknowledged once every in-sync replica has it (the high watermark passed the batch). A

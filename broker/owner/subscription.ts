@@ -10,7 +10,9 @@
 import { asTickbusError, ErrorCode, TickbusError } from '../../schemas/errors.js';
 import { encodeFrameView, errorFrame } from '../../schemas/frames.js';
 import { batchLastOffset, batchLength } from '../../schemas/record-batch.js';
+import { monotonicMs } from '../clock.js';
 import type { Session } from '../edge/session.js';
+import type { PrincipalQuotas, TokenBucket } from '../limits/quotas.js';
 import { Counter, type OwnerCounters } from './counters.js';
 import type { Partition } from './partition.js';
 
@@ -28,6 +30,8 @@ export interface CatchUpLimits {
   chunkBytes: number;
   /** Stop sending catch-up frames while the socket buffers this much. */
   highWaterBytes: number;
+  /** Consumer subscriptions one connection may hold (followers' replica fetches are not counted). */
+  maxSubscriptionsPerConnection?: number;
 }
 
 export type StepResult = 'more' | 'blocked' | 'done';
@@ -37,6 +41,8 @@ export class Subscription {
   closed = false;
   /** The uWS topic of the stream this subscription joins when it reaches its head. */
   readonly key: string;
+  /** Set while a consume quota holds catch-up back: the pump takes the subscription again when it fires. */
+  private quotaTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly conn: ConnState,
@@ -55,6 +61,21 @@ export class Subscription {
     readonly replicaId = -1,
   ) {
     this.key = isolation === 'leader' && partition.replica !== null ? partition.appendKey : partition.liveKey;
+    const max = pump.limits.maxSubscriptionsPerConnection ?? Infinity;
+    if (replicaId < 0 && conn.subs.size >= max && !conn.subs.has(subKey(partition.topicId, partition.partition))) {
+      throw new TickbusError(
+        ErrorCode.LIMIT_EXCEEDED,
+        `this connection holds ${conn.subs.size} partition subscriptions, the limit (maxSubscriptionsPerConnection): unsubscribe some or open another connection`,
+        { topic: partition.topic, partition: partition.partition },
+      );
+    }
+  }
+
+  /** The consume quota of this subscriber's principal, when one is configured (never for followers). */
+  private consumeQuota(now: number): TokenBucket | null {
+    const q = this.pump.quotas;
+    if (q === null || !q.enabled || this.replicaId >= 0) return null;
+    return q.of(this.conn.principal, now)?.consume ?? null;
   }
 
   /** Where this subscription's stream ends now: the high watermark, or the log end for isolation 'leader'. */
@@ -85,7 +106,8 @@ export class Subscription {
     if (!ws) return;
     ws.subscribe(this.key);
     this.mode = 'live';
-    if (this.hasCreditWindow) this.partition.creditLimited.add(this);
+    // A consume quota counts each live frame too: such a subscriber is accounted per publish like a credit window.
+    if (this.hasCreditWindow || this.consumeQuota(monotonicMs()) !== null) this.partition.creditLimited.add(this);
   }
 
   /** Leaves the live stream at the head: everything published so far reaches the socket first. */
@@ -106,7 +128,8 @@ export class Subscription {
   /** Called by Partition.appendAndPublish for credit-limited live subscribers. */
   spendLiveCredit(bytes: number): void {
     this.credit -= bytes;
-    if (this.credit <= 0) this.leaveLive();
+    // Over the consume quota: back to catch-up, which waits until the principal's balance recovers.
+    if (this.credit <= 0 || (this.consumeQuota(monotonicMs())?.take(bytes, monotonicMs()) ?? 0) > 0) this.leaveLive();
   }
 
   /** Committed records not yet sent to this subscriber (a live one is sent each batch as it commits). */
@@ -130,6 +153,8 @@ export class Subscription {
     this.partition.awaitingCommit.delete(this);
     this.partition.subscriptions.delete(this);
     this.pump.delete(this);
+    if (this.quotaTimer) clearTimeout(this.quotaTimer);
+    this.quotaTimer = null;
   }
 
   /**
@@ -160,10 +185,14 @@ export class Subscription {
           return 'blocked';
         }
         if (this.credit <= 0) return 'blocked';
+        const quota = this.consumeQuota(monotonicMs());
+        if (quota && this.heldByQuota(quota)) return 'blocked';
         this.goLive();
         return 'done';
       }
       if (this.credit <= 0 || ws.getBufferedAmount() >= limits.highWaterBytes) return 'blocked';
+      const quota = this.consumeQuota(monotonicMs());
+      if (quota && this.heldByQuota(quota)) return 'blocked';
       const bytes = p.readUpTo(this.nextOffset, head, Math.min(limits.chunkBytes, Math.max(1, this.credit)));
       if (bytes.length === 0) return 'blocked';
       const frame = encodeFrameView({
@@ -177,10 +206,23 @@ export class Subscription {
       if (ws.send(frame, true, false) === 2) return 'blocked'; // dropped: nothing advanced, retry on drain
       this.nextOffset = lastOffsetIn(bytes) + 1;
       this.credit -= frame.length;
+      quota?.take(frame.length, monotonicMs());
       counters.add(Counter.catchUpFrames);
       counters.add(Counter.catchUpBytes, bytes.length);
     }
     return 'more';
+  }
+
+  /** True while the principal is over its consume quota; the pump takes this subscription again once the balance is back. */
+  private heldByQuota(quota: TokenBucket): boolean {
+    const wait = quota.delayMs(monotonicMs());
+    if (wait === 0) return false;
+    // Delayed, not cut off.
+    this.quotaTimer ??= setTimeout(() => {
+      this.quotaTimer = null;
+      if (!this.closed) this.pump.add(this);
+    }, wait);
+    return true;
   }
 
   fail(err: TickbusError): void {
@@ -213,9 +255,11 @@ export class CatchUpPump {
   private scheduled = false;
 
   constructor(
-    private readonly limits: CatchUpLimits,
+    readonly limits: CatchUpLimits,
     private readonly counters: OwnerCounters,
     private readonly chunksPerTurn = 4,
+    /** Consume quotas per principal: catch-up waits for the principal's balance (null: none). */
+    readonly quotas: PrincipalQuotas | null = null,
   ) {}
 
   add(sub: Subscription): void {

@@ -75,6 +75,7 @@ export class ClusterCatalogue implements Catalogue {
         leaseTtlMs: k.leaseTtlMs,
         fenceMarginMs: k.fenceMarginMs,
         uncleanLeaderElection: k.uncleanLeaderElection,
+        topicLimits: this.config.limits,
       },
       { id: k.nodeId, zone: k.zone, bootstrap, owners: ownerUrls },
     );

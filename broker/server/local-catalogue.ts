@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
 import type { Frame, TopicInfoWire } from '../../schemas/frames.js';
 import type { BrokerConfig } from '../config.js';
+import { checkTopicLimits } from '../limits/topic-limits.js';
 import { discardPartitionDirs, sweepDeletedPartitions } from '../log/partition-log.js';
 import { logLine } from '../logger.js';
 import { ownerOf, type TopicRecord, TopicStore } from '../metadata/topic-store.js';
@@ -92,6 +93,10 @@ export class LocalCatalogue implements Catalogue {
       }
       case 'CreateTopic': {
         const logConfig = topicLogConfig(config, frame.config);
+        if (!store.get(frame.name)) {
+          const all = store.list();
+          checkTopicLimits(config.limits, { topics: all.length, partitions: all.reduce((n, x) => n + x.partitions, 0) }, frame.name, frame.partitions);
+        }
         const t = store.create(frame.name, frame.partitions, logConfig);
         // A deletion an owner missed (it was down) left that owner's partition directories behind: set them
         // aside before any owner opens the new incarnation, or the old records would reappear in it.
