@@ -494,20 +494,26 @@ export function discardPartitionDirs(topicDir: string): number {
   const stamp = Date.now();
   for (const e of entries) {
     if (e.includes(DELETED_MARK)) continue;
-    const dir = path.join(topicDir, e);
-    const doomed = `${dir}${DELETED_MARK}${stamp}`;
-    try {
-      fs.renameSync(dir, doomed);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      fs.rmSync(dir, { recursive: true, force: true });
-      discarded++;
-      continue;
-    }
-    removeInPool(doomed);
-    discarded++;
+    if (discardPartitionDir(path.join(topicDir, e), stamp)) discarded++;
   }
   return discarded;
+}
+
+/**
+ * Sets one partition directory aside as destroy() does (false if there was none): for a directory that
+ * belongs to another incarnation of its topic (partition-incarnation.ts).
+ */
+export function discardPartitionDir(dir: string, stamp = Date.now()): boolean {
+  const doomed = `${dir}${DELETED_MARK}${stamp}`;
+  try {
+    fs.renameSync(dir, doomed);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    fs.rmSync(dir, { recursive: true, force: true });
+    return true;
+  }
+  removeInPool(doomed);
+  return true;
 }
 
 function syncDir(dir: string): void {

@@ -4,7 +4,9 @@
 // their Subscription.
 import type { Publisher } from '../tls/endpoint-app.js';
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
+import { claimPartitionDir } from '../log/partition-incarnation.js';
 import { PartitionLog } from '../log/partition-log.js';
+import { logLine } from '../logger.js';
 import { partitionDir } from '../metadata/topic-store.js';
 import type { OwnedTopic } from './messages.js';
 import { Partition } from './partition.js';
@@ -29,6 +31,7 @@ export class PartitionRegistry {
     /**
      * Cluster mode: a reopened replica cannot know which of its records were committed, so its high
      * watermark starts at the log start and the leader's tells it more (one node: at the log end).
+     * And each partition directory records its topic's incarnation (partition-incarnation.ts).
      */
     private readonly replicated = false,
   ) {}
@@ -44,7 +47,11 @@ export class PartitionRegistry {
     const state: TopicState = { name: t.name, id: t.id, partitionCount: t.partitionCount, partitions: [] };
     try {
       for (const p of t.partitions) {
-        const log = PartitionLog.open(partitionDir(this.dataDir, t.name, p), t.config);
+        const dir = partitionDir(this.dataDir, t.name, p);
+        // Cluster mode: the name may have been deleted and created again while this broker was down;
+        // a directory of another incarnation is set aside here, never opened as this one.
+        if (this.replicated && claimPartitionDir(dir, t.id) === 'replaced') logLine('partition of a deleted incarnation set aside', { partition: `${t.name}/${p}`, topicId: t.id });
+        const log = PartitionLog.open(dir, t.config);
         state.partitions[p] = new Partition(t.name, t.id, p, log, this.app, this.replicated ? log.logStartOffset : log.nextOffset);
       }
     } catch (err) {
