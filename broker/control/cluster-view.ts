@@ -2,7 +2,7 @@
 // Each record keeps the mod revision it was read at, so a write based on it is a compare-and-swap
 // on exactly what was read. Readers get a consistent snapshot after each batch of events.
 import type { Entry, WatchEvent } from './etcd.js';
-import type { BrokerRecord, CreateRequest, DrainRecord, Keys, PartitionRecord, ReassignRequest, TopicRecord } from './records.js';
+import type { AclsRecord, BrokerRecord, CreateRequest, DrainRecord, Keys, PartitionRecord, ReassignRequest, TopicRecord } from './records.js';
 
 export interface Versioned<T> {
   value: T;
@@ -22,6 +22,8 @@ export class ClusterView {
   readonly drains = new Map<number, Versioned<DrainRecord>>();
   controller: { id: number; modRevision: number; lease: string } | null = null;
   nextTopicId: Versioned<number> | null = null;
+  /** The cluster's ACL rules as stored (not yet validated: brokers check them before use); null = none. */
+  acls: Versioned<AclsRecord> | null = null;
   private readonly listeners: (() => void)[] = [];
   private scheduled = false;
 
@@ -41,6 +43,7 @@ export class ClusterView {
     this.drains.clear();
     this.controller = null;
     this.nextTopicId = null;
+    this.acls = null;
     for (const e of entries) this.put(e);
     this.changed();
   }
@@ -87,6 +90,7 @@ export class ClusterView {
     const v = { value, modRevision: e.modRevision };
     if (rel === 'controller') this.controller = { id: Number(value), modRevision: e.modRevision, lease: e.lease };
     else if (rel === 'next-topic-id') this.nextTopicId = v as Versioned<number>;
+    else if (rel === 'acls') this.acls = v as Versioned<AclsRecord>;
     else if (rel.startsWith('brokers/')) this.brokers.set(Number(rel.slice(8)), v as Versioned<BrokerRecord>);
     else if (rel.startsWith('topics/')) this.topics.set(rel.slice(7), v as Versioned<TopicRecord>);
     else if (rel.startsWith('partitions/')) this.partitions.set(rel.slice(11), v as Versioned<PartitionRecord>);
@@ -100,6 +104,7 @@ export class ClusterView {
     const rel = key.slice(this.keys.root.length);
     if (rel === 'controller') this.controller = null;
     else if (rel === 'next-topic-id') this.nextTopicId = null;
+    else if (rel === 'acls') this.acls = null;
     else if (rel.startsWith('brokers/')) this.brokers.delete(Number(rel.slice(8)));
     else if (rel.startsWith('topics/')) this.topics.delete(rel.slice(7));
     else if (rel.startsWith('partitions/')) this.partitions.delete(rel.slice(11));

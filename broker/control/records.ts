@@ -10,7 +10,10 @@
 //   requests/reassign/<t>/<p>  ReassignRequest: a manual target replica list for one partition
 //   drains/<id>                DrainRecord: move every replica and leadership off broker <id> (no lease:
 //                              a drain outlives the broker's restarts until `cluster undrain`)
+//   acls                       AclsRecord: every ACL rule of the cluster in one record, so `tickbus acl`
+//                              changes it with one compare-and-swap on its mod revision (no lost update)
 import type { LogConfig } from '../log/log-config.js';
+import type { AclRule } from '../security/acl.js';
 
 export interface BrokerRecord {
   id: number;
@@ -93,6 +96,11 @@ export interface CreateRequest {
   from: number;
 }
 
+/** The cluster's ACL rules, the same document as a single node's `<data>/acls.json`. */
+export interface AclsRecord {
+  acls: AclRule[];
+}
+
 export class Keys {
   readonly root: string;
   constructor(cluster: string) {
@@ -148,5 +156,8 @@ export class Keys {
   }
   drain(id: number): string {
     return `${this.root}drains/${id}`;
+  }
+  get acls(): string {
+    return `${this.root}acls`;
   }
 }

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { logLine } from '../logger.js';
-import { Acl, type AclRule, validateAclRule } from './acl.js';
+import { Acl, type AclRule, rulesOfDocument } from './acl.js';
 import { type FileWatch, watchFile } from './watch-file.js';
 
 export const ACL_FILE_NAME = 'acls.json';
@@ -23,9 +23,7 @@ export function readAclFile(file: string): AclRule[] {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  const parsed = JSON.parse(text) as { acls?: unknown } | null;
-  if (!Array.isArray(parsed?.acls)) throw new TypeError(`${file}: expected { "acls": [...] }`);
-  return parsed.acls.map((r, i) => validateAclRule(r, `${file}: acls[${i}]`));
+  return rulesOfDocument(JSON.parse(text), file);
 }
 
 export function writeAclFile(file: string, rules: readonly AclRule[]): void {

@@ -50,6 +50,16 @@ export function validateAclRule(v: unknown, where = 'ACL rule'): AclRule {
   return { principal: r.principal, operation: r.operation, resourceType: r.resourceType, name: r.name, pattern: r.pattern, effect: r.effect };
 }
 
+/**
+ * The rules of an ACL document, `{ "acls": [AclRule, ...] }`: the single-node file and the cluster's etcd
+ * record hold the same document. Throws TypeError naming `where` and the bad rule.
+ */
+export function rulesOfDocument(doc: unknown, where: string): AclRule[] {
+  const acls = typeof doc === 'object' && doc !== null ? (doc as { acls?: unknown }).acls : undefined;
+  if (!Array.isArray(acls)) throw new TypeError(`${where}: expected { "acls": [...] }`);
+  return acls.map((r, i) => validateAclRule(r, `${where}: acls[${i}]`));
+}
+
 export function sameRule(a: AclRule, b: AclRule): boolean {
   return a.principal === b.principal && a.operation === b.operation && a.resourceType === b.resourceType && a.name === b.name && a.pattern === b.pattern && a.effect === b.effect;
 }

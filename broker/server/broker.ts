@@ -8,6 +8,7 @@ import { sweepDeletedPartitions } from '../log/partition-log.js';
 import { logLine } from '../logger.js';
 import { Acl, EMPTY_ACL } from '../security/acl.js';
 import { AclFileSource } from '../security/acl-file.js';
+import { AclRecordFollower } from '../security/acl-record.js';
 import { isLoopbackHost } from '../security/auth-config.js';
 import { checkTlsFiles } from '../tls/endpoint-app.js';
 import { BootstrapServer } from './bootstrap.js';
@@ -61,6 +62,8 @@ export async function startBroker(partial: BrokerConfigInput = {}): Promise<Runn
   };
   const aclFile = config.auth && !config.cluster ? new AclFileSource(config.dataDir, setAcl) : null;
   if (aclFile) acl = aclFile.current;
+  // Cluster: the acls record in etcd, followed from the moment this broker joins (nothing allowed before).
+  const aclRecord = config.auth && config.cluster ? new AclRecordFollower(setAcl) : null;
   const supervisor = new Supervisor(config, (ownerId) => catalogue().topicsFor(ownerId), {
     ownerReady: (ownerId) => {
       pushAcl([ownerId]);
@@ -115,6 +118,12 @@ export async function startBroker(partial: BrokerConfigInput = {}): Promise<Runn
     port = await bootstrap.listen(config.host, config.port);
     // Cluster mode registers only now: the record it writes names endpoints that must already answer.
     await cluster?.join(`${bootstrap.scheme}://${host}:${port}/`, supervisor.status().map((o) => supervisor.endpoint(o.id)));
+    const node = cluster?.clusterNode;
+    if (aclRecord && node) {
+      const follow = (): void => aclRecord.update(node.view.acls);
+      node.onChange(follow);
+      follow();
+    }
   } catch (err) {
     // Owners hold uWS listen sockets: stop them cleanly before failing, or the process aborts on exit.
     clearInterval(groupTimer);
