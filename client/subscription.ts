@@ -636,7 +636,9 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
       this.scheduleResume();
       return;
     }
-    if (err.retryable) {
+    // UNKNOWN_TOPIC from an owner can mean it restarted and has not been told of the topic yet: resuming
+    // asks metadata first, which fails the partition for good if the topic is really gone.
+    if (err.retryable || err.code === ErrorCode.UNKNOWN_TOPIC) {
       c.state = 'pending';
       this.scheduleResume();
       return;
