@@ -106,6 +106,7 @@ export async function runFaults(o: RunOptions): Promise<RunResult> {
   log(formatPlan(plan));
   const outDir = o.outDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tickbus-faults-'));
   fs.mkdirSync(outDir, { recursive: true });
+  log(`history and broker logs: ${outDir}`);
   const historyPath = path.join(outDir, 'history.jsonl');
   const started = performance.now();
   const warnings: string[] = [];
@@ -157,7 +158,9 @@ export async function runFaults(o: RunOptions): Promise<RunResult> {
       h.record({ type: 'fault', phase: 'start', id: step.id, kind: step.kind, target: rec.note });
       log(`#${step.id} +${rec.startS.toFixed(1)}s ${step.kind}: ${rec.note}`);
       const faultAt = performance.now();
-      for (const lp of applied?.ledPartitions ?? []) {
+      // With every member hit (kill9-all) no other broker can name a new leader: nothing to measure.
+      const others = cluster.memberIds().filter((id) => !(applied?.targets ?? []).includes(id));
+      for (const lp of others.length === 0 ? [] : (applied?.ledPartitions ?? [])) {
         const f: Failover = { faultId: step.id, kind: step.kind, partition: lp.partition, from: lp.leader, to: null, ms: null };
         failovers.push(f);
         const exclude = applied!.targets;
@@ -199,7 +202,7 @@ export async function runFaults(o: RunOptions): Promise<RunResult> {
     const md = await cluster.metadata(TOPIC);
     const parts = md?.topics[0]?.partitions ?? [];
     const hws = Array.from({ length: partitions }, (_, p) => parts.find((x) => x.partition === p)?.highWatermark ?? 0);
-    if (!(await until(() => workload!.readUpTo(hws), 30_000))) warnings.push(`consumers did not read up to the high watermarks ${hws.join(',')} within 30 s`);
+    if (!(await until(() => workload!.readUpTo(hws), 20_000))) warnings.push(`consumers did not read up to the high watermarks ${hws.join(',')} within 20 s`);
     for (const p of parts) {
       h.record({ type: 'consumer-seek', consumer: 'final', topic: TOPIC, partition: p.partition, offset: 0, reason: 'final read from the leader' });
       try {
@@ -211,6 +214,7 @@ export async function runFaults(o: RunOptions): Promise<RunResult> {
         warnings.push(`final read of partition ${p.partition}: ${String(err)}`);
       }
     }
+    for (const e of workload.consumerErrors()) warnings.push(`consumer error: ${e}`);
     await workload.close();
     workload = null;
 
@@ -247,6 +251,8 @@ export async function runFaults(o: RunOptions): Promise<RunResult> {
       // already closed
     }
     await cluster.stop();
+    // The brokers' own logs (elections, truncations, fencing) to read next to the history.
+    for (const n of cluster.nodes.values()) if (n.process) fs.writeFileSync(path.join(outDir, `broker-${n.id}.log`), n.process.stderr());
     for (const dir of dataDirs.values()) fs.rmSync(dir, { recursive: true, force: true });
     for (const n of cluster.nodes.values()) if (n.process) fs.rmSync(n.process.dataDir, { recursive: true, force: true });
   }

@@ -105,6 +105,7 @@ class Consumer {
   private flushQueued = false;
   /** One past the highest offset read, per partition. */
   readonly next: number[];
+  readonly errors: string[] = [];
 
   constructor(
     bus: Bus,
@@ -124,6 +125,11 @@ class Consumer {
         this.flushQueued = true;
         setImmediate(this.flush);
       }
+    });
+    // An error ends that partition's reading (the SDK surfaces only final ones): kept for the run's
+    // warnings, since the consumer will then not reach the high watermark.
+    this.sub.on('error', (err) => {
+      this.errors.push(`${name} p${err.partition ?? '?'}: ${err.codeName}: ${err.message}`);
     });
     this.sub.on('truncated', (info) => {
       this.flush();
@@ -174,6 +180,11 @@ export class Workload {
   async stopProducers(): Promise<void> {
     for (const p of this.producers) p.stop();
     await Promise.all(this.producers.map((p) => p.done));
+  }
+
+  /** Errors the consumers' subscriptions reported (each ended a partition's reading). */
+  consumerErrors(): string[] {
+    return this.consumers.flatMap((c) => c.errors);
   }
 
   /** Whether every consumer has read every partition p up to `hw[p]`. */
