@@ -1,9 +1,6 @@
 // `tickbus topics create|list|describe|delete`.
-import { connect } from '../client/index.js';
-import { ErrorCode, TickbusError } from '../schemas/errors.js';
-import type { TopicInfoWire } from '../schemas/frames.js';
+import { connect, type TopicDescription } from '../client/index.js';
 import { BROKER_OPTION, intOption, parse, str, UsageError } from './args.js';
-import { bootstrapRequest } from './bootstrap-request.js';
 
 const USAGE = `
 Usage:
@@ -20,24 +17,22 @@ Cluster mode: --replication-factor R places each partition on R brokers (default
 per partition its leader, replicas, isr, replicaZones, leaderEpoch, highWatermark and endpoint.
 `;
 
-/** describe's output: the wire answer, with the cluster fields named for people (leader, not leaderId). */
-function describeOut(t: TopicInfoWire): unknown {
-  const clustered = t.partitions.some((p) => (p.replicas ?? []).length > 0);
+/** describe's output: what the broker answered, with the cluster fields named for people (leader, not leaderId). */
+function describeOut(t: TopicDescription): unknown {
+  const clustered = t.partitions.some((p) => p.replicas.length > 0);
   return {
     name: t.name,
     ...(clustered ? { replicationFactor: t.replicationFactor, minInsync: t.minInsync } : {}),
     config: t.config,
-    partitions: [...t.partitions]
-      .sort((a, b) => a.partition - b.partition)
-      .map((p) => ({
-        partition: p.partition,
-        ...(clustered ? { leader: p.leaderId ?? -1, replicas: p.replicas, isr: p.isr, replicaZones: p.replicaZones } : {}),
-        leaderEpoch: p.leaderEpoch,
-        highWatermark: p.highWatermark,
-        logStartOffset: p.logStartOffset,
-        ownerId: p.ownerId,
-        endpoint: p.endpoint,
-      })),
+    partitions: t.partitions.map((p) => ({
+      partition: p.partition,
+      ...(clustered ? { leader: p.leaderId, replicas: p.replicas, isr: p.isr, replicaZones: p.replicaZones } : {}),
+      leaderEpoch: p.leaderEpoch,
+      highWatermark: p.highWatermark,
+      logStartOffset: p.logStartOffset,
+      ownerId: p.ownerId,
+      endpoint: p.endpoint,
+    })),
   };
 }
 
@@ -78,25 +73,24 @@ export async function topicsCommand(argv: string[]): Promise<number> {
   if (values['retention-bytes'] !== undefined) config.retentionBytes = intOption(values, 'retention-bytes', -1, -1);
   if (values['segment-bytes'] !== undefined) config.segmentBytes = intOption(values, 'segment-bytes', 0, 1024);
 
-  // Replication options and the replica fields of describe go as raw frames (the SDK's Admin has neither).
-  if (action === 'describe' || (action === 'create' && (replicationFactor || minInsync))) {
-    const frame: Parameters<typeof bootstrapRequest>[1] =
-      action === 'describe'
-        ? { type: 'DescribeTopic', requestId: 0, name: needName() }
-        : { type: 'CreateTopic', requestId: 0, name: needName(), partitions, config: Object.keys(config).length ? config : null, replicationFactor, minInsync };
-    const r = await bootstrapRequest(brokerUrl, frame);
-    const t = r.topics.find((x) => x.name === name);
-    if (!t) throw new TickbusError(ErrorCode.UNKNOWN_TOPIC, `topic '${String(name)}' does not exist`, { topic: name });
-    process.stdout.write(JSON.stringify(describeOut(t)) + '\n');
-    return 0;
-  }
-
   const bus = await connect({ brokers: [brokerUrl], clientId: 'tickbus-cli' });
   try {
     let out: unknown;
     switch (action) {
-      case 'create':
-        out = await bus.admin.createTopic(needName(), { partitions, config });
+      case 'create': {
+        // Absent (0) leaves the broker's default.
+        const t = await bus.admin.createTopic(needName(), {
+          partitions,
+          config,
+          ...(replicationFactor ? { replicationFactor } : {}),
+          ...(minInsync ? { minInsync } : {}),
+        });
+        // A replicated create prints what describe prints: the placement it got.
+        out = replicationFactor || minInsync ? describeOut(t) : t;
+        break;
+      }
+      case 'describe':
+        out = describeOut(await bus.admin.describeTopic(needName()));
         break;
       case 'list':
         out = await bus.admin.listTopics();
