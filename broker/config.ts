@@ -121,6 +121,19 @@ export interface ClusterConfig {
   ackTimeoutMs: number;
   defaultReplicationFactor: number;
   defaultMinInsync: number;
+  /**
+   * Catch-up bytes per second a leader's owner sends to learners (replicas being added by a reassignment,
+   * outside the ISR), all learners together; live replication and consumers are not limited. 0 = unlimited.
+   */
+  reassignThrottleBytesPerSec: number;
+  /** Controller: partition moves the balancer keeps in progress at once. */
+  maxConcurrentMoves: number;
+  /** Controller: a broker gone this long has its replicas placed on the others; 0 = never (wait for it). */
+  replaceAfterMs: number;
+  /** Controller: leadership returns to the preferred replica after it has been in the ISR this long. */
+  preferredLeaderDelayMs: number;
+  /** Controller: move partitions to joining brokers and off drained or replaced ones. */
+  autoBalance: boolean;
 }
 
 export function defaultClusterConfig(): Omit<ClusterConfig, 'etcd' | 'nodeId'> {
@@ -135,6 +148,11 @@ export function defaultClusterConfig(): Omit<ClusterConfig, 'etcd' | 'nodeId'> {
     ackTimeoutMs: 30_000,
     defaultReplicationFactor: 3,
     defaultMinInsync: 2,
+    reassignThrottleBytesPerSec: 50 * 1024 * 1024,
+    maxConcurrentMoves: 2,
+    replaceAfterMs: 0,
+    preferredLeaderDelayMs: 3_000,
+    autoBalance: true,
   };
 }
 
@@ -256,6 +274,11 @@ function resolveClusterConfig(partial: Partial<ClusterConfig> & Pick<ClusterConf
   int('cluster ackTimeoutMs', k.ackTimeoutMs, 10, 600_000);
   int('cluster defaultReplicationFactor', k.defaultReplicationFactor, 1, 16);
   int('cluster defaultMinInsync', k.defaultMinInsync, 1, 16);
+  int('cluster reassignThrottleBytesPerSec', k.reassignThrottleBytesPerSec, 0, Number.MAX_SAFE_INTEGER);
+  int('cluster maxConcurrentMoves', k.maxConcurrentMoves, 1, 10_000);
+  int('cluster replaceAfterMs', k.replaceAfterMs, 0, 7 * 24 * 3_600_000);
+  int('cluster preferredLeaderDelayMs', k.preferredLeaderDelayMs, 0, 3_600_000);
+  if (typeof k.autoBalance !== 'boolean') throw new TypeError('cluster autoBalance must be a boolean');
   if (!/^[A-Za-z0-9._-]{1,100}$/.test(k.name)) throw new TypeError(`cluster name must be 1-100 characters from A-Z a-z 0-9 . _ -, got ${JSON.stringify(k.name)}`);
   if (typeof k.zone !== 'string' || k.zone === '') throw new TypeError('cluster zone must be a non-empty string');
   return k;

@@ -61,6 +61,14 @@ Cluster mode (partitions replicated across brokers; control plane on etcd):
   --follower-read-max-lag-ms N  a follower not caught up this long stops serving zone reads [2 × replica lag]
   --unclean-leader-election   elect an out-of-sync replica when no in-sync one is alive
                     (stays available, loses committed records)                         [off]
+  --reassign-throttle N   catch-up bytes/s to replicas being added by a move; 0 = none  [52428800]
+  Controller (used by whichever broker is elected controller):
+  --max-moves N     partition moves the balancer keeps in progress at once             [2]
+  --replace-after-ms N    place the replicas of a broker gone this long on others; 0 = never  [0]
+  --preferred-leader-delay-ms N   leadership returns to the preferred replica after it has
+                    been in the ISR this long                                          [3000]
+  --no-auto-balance       do not move partitions to joining brokers (drains, replacements
+                    and manual plans still run)
 `;
 
 /** --flag → LimitsConfig field; every one an integer, validated by resolveConfig. */
@@ -98,7 +106,10 @@ function tlsOptions(values: Record<string, string | boolean | undefined>): TlsCo
   return caFile === undefined ? { certFile, keyFile } : { certFile, keyFile, caFile };
 }
 
-const CLUSTER_ONLY = ['node-id', 'zone', 'cluster-name', 'lease-ttl-ms', 'replica-lag-ms', 'follower-read-max-lag-ms', 'unclean-leader-election'];
+const CLUSTER_ONLY = [
+  'node-id', 'zone', 'cluster-name', 'lease-ttl-ms', 'replica-lag-ms', 'follower-read-max-lag-ms', 'unclean-leader-election',
+  'reassign-throttle', 'max-moves', 'replace-after-ms', 'preferred-leader-delay-ms', 'no-auto-balance',
+];
 
 function clusterOptions(values: Record<string, string | boolean | undefined>): ClusterConfig | null {
   const etcdArg = str(values, 'cluster');
@@ -124,6 +135,11 @@ function clusterOptions(values: Record<string, string | boolean | undefined>): C
     replicaLagTimeMs: intOption(values, 'replica-lag-ms', defaults.replicaLagTimeMs, 10, 600_000),
     followerReadMaxLagMs: intOption(values, 'follower-read-max-lag-ms', 0, 0, 1_200_000),
     uncleanLeaderElection: values['unclean-leader-election'] === true,
+    reassignThrottleBytesPerSec: intOption(values, 'reassign-throttle', defaults.reassignThrottleBytesPerSec, 0),
+    maxConcurrentMoves: intOption(values, 'max-moves', defaults.maxConcurrentMoves, 1, 10_000),
+    replaceAfterMs: intOption(values, 'replace-after-ms', defaults.replaceAfterMs, 0, 7 * 24 * 3_600_000),
+    preferredLeaderDelayMs: intOption(values, 'preferred-leader-delay-ms', defaults.preferredLeaderDelayMs, 0, 3_600_000),
+    autoBalance: values['no-auto-balance'] !== true,
   };
 }
 
@@ -148,6 +164,11 @@ export async function brokerCommand(argv: string[]): Promise<number> {
       'replica-lag-ms': { type: 'string' },
       'follower-read-max-lag-ms': { type: 'string' },
       'unclean-leader-election': { type: 'boolean' },
+      'reassign-throttle': { type: 'string' },
+      'max-moves': { type: 'string' },
+      'replace-after-ms': { type: 'string' },
+      'preferred-leader-delay-ms': { type: 'string' },
+      'no-auto-balance': { type: 'boolean' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'tls-ca': { type: 'string' },

@@ -12,7 +12,9 @@ Commands:
   broker                         run a broker (one node, embedded defaults; --cluster for cluster mode)
   topics create NAME --partitions N [--replication-factor R] [--min-insync M]
   topics list | describe NAME | delete NAME
-  cluster status --cluster etcd://HOST:PORT   brokers, controller and topics of a cluster, from etcd
+  cluster status --cluster etcd://HOST:PORT   brokers, controller, topics and moves of a cluster, from etcd
+  cluster drain|undrain ID --cluster ...      move every replica off a broker (and back)
+  cluster reassign --plan FILE|JSON --cluster ...   move partitions to new replica lists
   dev-cluster [--brokers 3]      a local cluster: its own etcd and N brokers, until Ctrl-C
   produce TOPIC                  one record per stdin line; prints {"partition":P,"offset":O} per ack
   consume TOPIC                  prints one JSON line per record

@@ -28,6 +28,11 @@ export interface ClusterOptions {
   uncleanLeaderElection: boolean;
   /** How long an admin request waits for the controller to carry it out. */
   adminTimeoutMs: number;
+  /** Balancing and reassignment knobs of this broker's controller (controller.ts CONTROLLER_DEFAULTS). */
+  maxConcurrentMoves?: number;
+  replaceAfterMs?: number;
+  preferredLeaderDelayMs?: number;
+  autoBalance?: boolean;
   /** Topics and partitions the cluster may hold (config.limits); absent = no limit. */
   topicLimits?: TopicLimits;
 }
@@ -61,7 +66,13 @@ export class ClusterNode {
   ) {
     this.keys = new Keys(options.cluster);
     this.view = new ClusterView(this.keys);
-    this.controller = new Controller(etcd, this.keys, this.view, () => this.controllerRevision, { uncleanLeaderElection: options.uncleanLeaderElection });
+    this.controller = new Controller(etcd, this.keys, this.view, () => this.controllerRevision, {
+      uncleanLeaderElection: options.uncleanLeaderElection,
+      ...(options.maxConcurrentMoves !== undefined && { maxConcurrentMoves: options.maxConcurrentMoves }),
+      ...(options.replaceAfterMs !== undefined && { replaceAfterMs: options.replaceAfterMs }),
+      ...(options.preferredLeaderDelayMs !== undefined && { preferredLeaderDelayMs: options.preferredLeaderDelayMs }),
+      ...(options.autoBalance !== undefined && { autoBalance: options.autoBalance }),
+    });
     this.view.onChange(() => this.onViewChange());
   }
 

@@ -16,6 +16,7 @@ import { ReplicaSet, type ReplicaSetDecision } from '../replication/replica-set.
 import type { OwnerContext } from './context.js';
 import { Counter } from './counters.js';
 import { assignEpoch, epochsOf } from './epochs.js';
+import { LearnerThrottle } from './learner-throttle.js';
 import type { ReplicaRole } from './messages.js';
 import type { Partition, ReplicaRoleState } from './partition.js';
 import { type ConnState, Subscription, subKey } from './subscription.js';
@@ -31,6 +32,20 @@ interface PendingAck {
 export interface LeaderHooks {
   /** The leader proposes an ISR change; the main thread writes it to etcd and sends the role again. */
   proposeIsr(topic: string, partition: number, leaderEpoch: number, isr: number[]): void;
+}
+
+/** One reassignment throttle per owner (every learner of every partition it leads shares it). */
+const throttles = new WeakMap<OwnerContext, LearnerThrottle | null>();
+
+function learnerThrottle(ctx: OwnerContext): LearnerThrottle | null {
+  let t = throttles.get(ctx);
+  if (t === undefined) {
+    const rate = ctx.config.cluster?.reassignThrottleBytesPerSec ?? 0;
+    // The broker's rate is split between its owner threads, each pacing its own learners.
+    t = rate > 0 ? new LearnerThrottle(Math.max(1, Math.floor(rate / Math.max(1, ctx.config.owners)))) : null;
+    throttles.set(ctx, t);
+  }
+  return t;
 }
 
 export class LeaderRole implements ReplicaRoleState {
@@ -144,6 +159,9 @@ export class LeaderRole implements ReplicaRoleState {
         const key = subKey(p.topicId, p.partition);
         conn.subs.get(key)?.close();
         const sub = new Subscription(conn, p, f.fetchOffset, Infinity, this.ctx.pump, 'leader', f.replicaId);
+        // A learner (outside the ISR: being added by a reassignment, or back after falling behind) catches
+        // up under the reassignment throttle so the copy does not starve live traffic; ISR members never wait.
+        if (!this.set.isr.includes(f.replicaId)) sub.throttle = learnerThrottle(this.ctx);
         conn.subs.set(key, sub);
         conn.ws?.send(encodeFrameView(ok), true, false);
         sub.start();

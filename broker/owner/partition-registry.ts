@@ -36,37 +36,64 @@ export class PartitionRegistry {
     private readonly replicated = false,
   ) {}
 
-  /** Opens a topic's partitions (idempotent for the same incarnation); all or none. */
+  /**
+   * Opens a topic's partitions (idempotent for the same incarnation); all or none. For an incarnation
+   * already open, the list is what this owner holds now: partitions it names are opened, and partitions
+   * it no longer names (a reassignment moved this replica away) are closed and their files deleted.
+   */
   open(t: OwnedTopic): void {
     this.deleted.delete(t.name);
     const existing = this.topics.get(t.name);
-    if (existing?.id === t.id) return;
+    if (existing?.id === t.id) return this.reconcile(existing, t);
     // Another incarnation of the name: the one we have was deleted (we missed it). Its subscribers are
     // told, and its files go before the new incarnation opens the same directories.
     if (existing) this.drop(existing);
     const state: TopicState = { name: t.name, id: t.id, partitionCount: t.partitionCount, partitions: [] };
+    this.openPartitions(state, t, t.partitions);
+    this.topics.set(t.name, state);
+  }
+
+  private openPartitions(state: TopicState, t: OwnedTopic, partitions: number[]): void {
+    const opened: Partition[] = [];
     try {
-      for (const p of t.partitions) {
+      for (const p of partitions) {
         const dir = partitionDir(this.dataDir, t.name, p);
         // Cluster mode: the name may have been deleted and created again while this broker was down;
         // a directory of another incarnation is set aside here, never opened as this one.
         if (this.replicated && claimPartitionDir(dir, t.id) === 'replaced') logLine('partition of a deleted incarnation set aside', { partition: `${t.name}/${p}`, topicId: t.id });
         const log = PartitionLog.open(dir, t.config);
-        state.partitions[p] = new Partition(t.name, t.id, p, log, this.app, this.replicated ? log.logStartOffset : log.nextOffset);
+        const part = new Partition(t.name, t.id, p, log, this.app, this.replicated ? log.logStartOffset : log.nextOffset);
+        opened.push(part);
       }
     } catch (err) {
       // Close what did open: worker threads share the process's file descriptors, so an owner that fails
       // to start and is restarted again and again would otherwise leak them on every attempt.
-      for (const p of state.partitions) {
+      for (const p of opened) {
         try {
-          p?.log.close();
+          p.log.close();
         } catch {
           // already failing: the open error is the one to report
         }
       }
       throw err;
     }
-    this.topics.set(t.name, state);
+    for (const p of opened) state.partitions[p.partition] = p;
+  }
+
+  private reconcile(state: TopicState, t: OwnedTopic): void {
+    const want = new Set(t.partitions);
+    this.openPartitions(state, t, t.partitions.filter((p) => !state.partitions[p]));
+    state.partitions.forEach((p, i) => {
+      if (!p || want.has(i)) return;
+      state.partitions[i] = undefined;
+      // This broker is no longer a replica: subscribers and followers go to the replicas that are (NOT_LEADER
+      // is retryable; the SDK refreshes metadata), and the files go.
+      p.replica?.stop();
+      p.replica = null;
+      const err = new TickbusError(ErrorCode.NOT_LEADER, `this broker no longer holds ${t.name}/${i} (reassigned): refresh metadata`, { topic: t.name, partition: i });
+      for (const sub of [...p.subscriptions]) sub.fail(err);
+      p.log.destroy();
+    });
   }
 
   delete(name: string): void {

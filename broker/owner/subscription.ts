@@ -14,6 +14,7 @@ import { monotonicMs } from '../clock.js';
 import type { Session } from '../edge/session.js';
 import type { PrincipalQuotas, TokenBucket } from '../limits/quotas.js';
 import { Counter, type OwnerCounters } from './counters.js';
+import type { LearnerThrottle } from './learner-throttle.js';
 import type { Partition } from './partition.js';
 
 /** An owner connection: the edge's session plus what the owner keeps per socket. */
@@ -41,6 +42,8 @@ export class Subscription {
   closed = false;
   /** The uWS topic of the stream this subscription joins when it reaches its head. */
   readonly key: string;
+  /** A learner's catch-up (reassignment) is paced by this owner's bucket (learner-throttle.ts); null for everyone else. */
+  throttle: LearnerThrottle | null = null;
   /** Set while a consume quota holds catch-up back: the pump takes the subscription again when it fires. */
   private quotaTimer: NodeJS.Timeout | null = null;
 
@@ -139,6 +142,11 @@ export class Subscription {
     return behind > 0 ? behind : 0;
   }
 
+  /** Back on the catch-up pump after a throttle wait. */
+  resume(): void {
+    if (!this.closed && this.mode === 'catchup') this.pump.add(this);
+  }
+
   grant(bytes: number): void {
     if (!this.hasCreditWindow) return;
     this.credit += bytes;
@@ -193,7 +201,8 @@ export class Subscription {
       if (this.credit <= 0 || ws.getBufferedAmount() >= limits.highWaterBytes) return 'blocked';
       const quota = this.consumeQuota(monotonicMs());
       if (quota && this.heldByQuota(quota)) return 'blocked';
-      const bytes = p.readUpTo(this.nextOffset, head, Math.min(limits.chunkBytes, Math.max(1, this.credit)));
+      if (this.throttle && !this.throttle.admit(this)) return 'blocked';
+      const bytes = p.readUpTo(this.nextOffset, head, Math.min(limits.chunkBytes, Math.max(1, this.credit), this.throttle?.available ?? Infinity));
       if (bytes.length === 0) return 'blocked';
       const frame = encodeFrameView({
         type: 'Deliver',
@@ -206,6 +215,7 @@ export class Subscription {
       if (ws.send(frame, true, false) === 2) return 'blocked'; // dropped: nothing advanced, retry on drain
       this.nextOffset = lastOffsetIn(bytes) + 1;
       this.credit -= frame.length;
+      this.throttle?.spend(bytes.length);
       quota?.take(frame.length, monotonicMs());
       counters.add(Counter.catchUpFrames);
       counters.add(Counter.catchUpBytes, bytes.length);

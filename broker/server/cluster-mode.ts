@@ -32,6 +32,8 @@ function positiveOr(v: number | undefined, fallback: number): number {
 class OwnerState {
   /** Topics the owner has open: name → topic id (incarnation). */
   readonly opened = new Map<string, number>();
+  /** The partitions of each open topic the owner holds ('0,2,5'): a reassignment adds or drops some. */
+  readonly openedParts = new Map<string, string>();
   /** Roles the owner confirmed, by `${topic}/${partition}`. */
   readonly sent = new Map<string, ReplicaRole>();
   running = false;
@@ -76,6 +78,10 @@ export class ClusterCatalogue implements Catalogue {
         fenceMarginMs: k.fenceMarginMs,
         uncleanLeaderElection: k.uncleanLeaderElection,
         topicLimits: this.config.limits,
+        maxConcurrentMoves: k.maxConcurrentMoves,
+        replaceAfterMs: k.replaceAfterMs,
+        preferredLeaderDelayMs: k.preferredLeaderDelayMs,
+        autoBalance: k.autoBalance,
       },
       { id: k.nodeId, zone: k.zone, bootstrap, owners: ownerUrls },
     );
@@ -95,7 +101,11 @@ export class ClusterCatalogue implements Catalogue {
     // The owner being spawned opens exactly these; it has no roles until it says ready (then all are sent).
     const topics = [...ownedTopics(this.node.localReplicas(), ownerId, this.config.owners).values()];
     st.opened.clear();
-    for (const t of topics) st.opened.set(t.name, t.id);
+    st.openedParts.clear();
+    for (const t of topics) {
+      st.opened.set(t.name, t.id);
+      st.openedParts.set(t.name, t.partitions.join(','));
+    }
     st.sent.clear();
     return topics;
   }
@@ -201,15 +211,35 @@ export class ClusterCatalogue implements Catalogue {
       if (want.get(name)?.id === id) continue;
       // Deleted (or this broker no longer holds a replica of it here). A new incarnation under the same
       // name needs no delete: opening it drops the old one and its files (partition-registry.ts).
-      if (!want.has(name)) await this.supervisor.request(ownerId, { type: 'deleteTopic', name });
+      const live = node.view.topics.get(name)?.value;
+      if (!want.has(name) && live?.id === id) {
+        // Still a topic, but no replica of it here any more (a reassignment moved them away): the owner
+        // closes and deletes our partitions and answers NOT_OWNER (retryable), not TOPIC_DELETED. It stays
+        // open with no partitions, so that deleting the topic later still reaches the owner.
+        if (st.openedParts.get(name) === '') continue;
+        const none: OwnedTopic = { name, id, partitionCount: live.partitions, partitions: [], config: live.config };
+        await this.supervisor.request(ownerId, { type: 'openTopic', topic: none });
+        st.openedParts.set(name, '');
+        for (const key of [...st.sent.keys()]) if (key.startsWith(`${name}/`)) st.sent.delete(key);
+        logLine('cluster: no replica of topic left on owner', { owner: ownerId, topic: name, id });
+        continue;
+      } else if (!want.has(name)) await this.supervisor.request(ownerId, { type: 'deleteTopic', name });
       st.opened.delete(name);
+      st.openedParts.delete(name);
       for (const key of [...st.sent.keys()]) if (key.startsWith(`${name}/`)) st.sent.delete(key);
       logLine('cluster: topic removed from owner', { owner: ownerId, topic: name, id });
     }
     for (const t of want.values()) {
-      if (st.opened.get(t.name) === t.id) continue;
+      const parts = t.partitions.join(',');
+      if (st.opened.get(t.name) === t.id && st.openedParts.get(t.name) === parts) continue;
+      // The same incarnation with other partitions (a reassignment added or removed a replica here): the
+      // registry opens the new ones and closes and deletes the ones no longer listed.
       await this.supervisor.request(ownerId, { type: 'openTopic', topic: t });
       st.opened.set(t.name, t.id);
+      st.openedParts.set(t.name, parts);
+      for (const key of [...st.sent.keys()]) {
+        if (key.startsWith(`${t.name}/`) && !t.partitions.includes(Number(key.slice(t.name.length + 1)))) st.sent.delete(key);
+      }
     }
 
     const ctx = this.roleContext(node);
