@@ -19,6 +19,14 @@
 //
 // Append, commit and publish happen in one synchronous step, so a subscriber that joins a stream at its
 // head (highWatermark or log end) can never miss or repeat a batch.
+//
+// Natural batching (one node, Aeron/LMAX-style smart batching). The first batch appended in an event-loop
+// turn is committed and published at once: an idle partition adds no delay. Batches appended later in
+// the same turn (a busy owner reading many Produce frames from its sockets) are appended but held: the
+// turn's end (setImmediate, which runs after uWS has flushed the turn's publishes) commits them together
+// and publishes them as ONE Deliver frame per subscriber instead of one per batch. Held batches are not
+// committed yet, so the high watermark and the published stream still move in one step and the join-at-
+// head rule above holds. Measured effect in docs/latency.md.
 import type { Publisher } from '../tls/endpoint-app.js';
 import { encodeFrameView } from '../../schemas/frames.js';
 import { batchBaseOffset, batchLastOffset, batchLength } from '../../schemas/record-batch.js';
@@ -39,6 +47,16 @@ export interface ReplicaRoleState {
 /** Largest committed range published in one Deliver frame; a bigger jump goes out in several. */
 const COMMIT_FRAME_BYTES = 1024 * 1024;
 
+// Partitions holding batches for the end of this turn: one setImmediate per turn for all of them.
+const holding: Partition[] = [];
+function endTurnSoon(p: Partition): void {
+  if (holding.push(p) === 1) setImmediate(endTurn);
+}
+function endTurn(): void {
+  // A partition's end of turn may publish, never append: nothing joins `holding` while this runs.
+  for (const p of holding.splice(0)) p.releaseHeld();
+}
+
 export class Partition {
   /** uWS pub/sub topic of the committed stream; carries the topic incarnation so a re-created topic is a new stream. */
   readonly liveKey: string;
@@ -57,6 +75,11 @@ export class Partition {
   readonly creditLimited = new Set<Subscription>();
   /** Subscriptions waiting for the high watermark to reach their start (a new leader still catching up its HW). */
   readonly awaitingCommit = new Set<Subscription>();
+  /** Natural batching: a batch of this turn was published already (later ones are held). */
+  private turnOpen = false;
+  /** Copies of the batches held this turn (the producers' views die with their uWS handler), in log order. */
+  private held = new Uint8Array(0);
+  private heldBytes = 0;
 
   constructor(
     readonly topic: string,
@@ -100,8 +123,8 @@ export class Partition {
     if (to <= from) return;
     this.hw = to;
     if (this.app.numSubscribers(this.liveKey) > 0) {
-      // One node: the batch just appended is exactly what became committed, so its bytes go out as they are.
-      if (justAppended !== null && batchBaseOffset(justAppended) === from && batchLastOffset(justAppended) + 1 === to) this.publishCommitted(justAppended);
+      // One node: the batches just appended (the log's tail) are exactly what became committed, so their bytes go out as they are.
+      if (justAppended !== null && batchBaseOffset(justAppended) === from && to === end) this.publishCommitted(justAppended);
       else this.publishCommittedRange(from, to);
     }
     if (this.awaitingCommit.size > 0) {
@@ -133,6 +156,34 @@ export class Partition {
     if (this.creditLimited.size > 0) for (const sub of this.creditLimited) if (sub.key === this.liveKey) sub.spendLiveCredit(frame.length);
   }
 
+  /** Keeps a copy of an appended batch for the end of this turn (natural batching); the frame stays under the limit. */
+  private hold(batch: Uint8Array): void {
+    if (this.heldBytes + batch.length > COMMIT_FRAME_BYTES) this.releaseHeld(true);
+    if (this.heldBytes + batch.length > this.held.length) {
+      const grown = new Uint8Array(Math.max(this.heldBytes + batch.length, this.held.length * 2, 4096));
+      grown.set(this.held.subarray(0, this.heldBytes));
+      this.held = grown;
+    }
+    this.held.set(batch, this.heldBytes);
+    this.heldBytes += batch.length;
+  }
+
+  /**
+   * End of turn: commits and publishes what was held, as one frame. `keepOpen` when called mid-turn
+   * because the held bytes reached the frame limit.
+   */
+  releaseHeld(keepOpen = false): void {
+    this.turnOpen = keepOpen;
+    if (this.heldBytes === 0) return;
+    const bytes = this.held.subarray(0, this.heldBytes);
+    this.heldBytes = 0;
+    // Everything appended since the last commit is held, so the held bytes are the log's tail. A role
+    // that arrived meanwhile (cluster mode) decides commits itself.
+    if (this.replica === null) this.commitUpTo(this.log.nextOffset, bytes);
+    // A burst's buffer is not kept for ever: an idle partition holds no memory.
+    if (this.held.length > 64 * 1024) this.held = new Uint8Array(0);
+  }
+
   /** Tells the append stream (followers) the high watermark when no batch carries it. */
   publishHighWatermark(): void {
     if (this.app.numSubscribers(this.appendKey) === 0) return;
@@ -154,7 +205,15 @@ export class Partition {
     if (res.duplicate) return res;
     const role = this.replica;
     if (role === null) {
-      this.commitUpTo(this.log.nextOffset, batch);
+      if (this.turnOpen) this.hold(batch);
+      else {
+        this.commitUpTo(this.log.nextOffset, batch);
+        // Only a stream someone listens to is worth batching (and costs a setImmediate per turn).
+        if (this.app.numSubscribers(this.liveKey) > 0) {
+          this.turnOpen = true;
+          endTurnSoon(this);
+        }
+      }
       return res;
     }
     if (this.app.numSubscribers(this.appendKey) > 0) {
