@@ -11,6 +11,10 @@ interface SocketData {
 }
 
 const decoder = new TextDecoder();
+// Opt-in for the closed-loop probe (bench/probes/closed-loop.ts): stamp when the handler ran (CLOCK_MONOTONIC
+// µs, f64 at payload byte 24), the relay's equivalent of tickbus's append stamp. Off by default: it costs a
+// copy per message that the bare relay does not pay.
+const STAMP = process.env.TICKBUS_PROBE_STAMPS === '1';
 let listenSocket: us_listen_socket | null = null;
 
 const app = uws.App();
@@ -45,7 +49,14 @@ app.ws<SocketData>('/*', {
   message: (ws, message, isBinary) => {
     const d = ws.getUserData();
     // publish copies the bytes synchronously, so the ArrayBuffer uWS detaches afterwards is never kept.
-    if (d.role === 'pub') app.publish(d.channel, message, isBinary);
+    if (d.role === 'pub') {
+      if (STAMP && message.byteLength >= 32) {
+        const [sec, ns] = process.hrtime();
+        const copy = message.slice(0);
+        new DataView(copy).setFloat64(24, sec * 1e6 + ns / 1e3, true);
+        app.publish(d.channel, copy, isBinary);
+      } else app.publish(d.channel, message, isBinary);
+    }
     else if (!isBinary && decoder.decode(message) === 'ping') ws.send('pong', false);
   },
 });
