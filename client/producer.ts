@@ -565,13 +565,17 @@ export class Producer {
     }
     const err = first.error!;
     const expired = Date.now() - first.createdAt >= this.opts.deliveryTimeoutMs;
-    if (err.retryable && !expired) {
+    // UNKNOWN_TOPIC from an owner can mean it has not opened a topic the cluster just created (or it
+    // restarted and was not told yet): nothing was written, and the retry asks metadata first, which
+    // fails the batches for good if the topic is really gone (test/client/producer-unknown-topic.test.ts).
+    const retryable = err.retryable || err.code === ErrorCode.UNKNOWN_TOPIC;
+    if (retryable && !expired) {
       // Resend all of them as they were, before anything not yet sent.
       pl.queue.unshift(...failed);
       this.retryLater(pl);
       return;
     }
-    if (!err.retryable) {
+    if (!retryable) {
       // Refused: not written, and so no later batch of this session either. Those go again, re-encoded.
       this.fail(first, withPartition(err, pl));
       this.newSession(pl, failed.slice(1));
