@@ -8,7 +8,7 @@ export const SCENARIOS = ['latency', 'fanout', 'durable', 'replay', 'micro', 'al
 export type ScenarioName = (typeof SCENARIOS)[number];
 // tickbus-sdk (the same broker driven through client/) runs on request only: it answers a different
 // question (what the SDK costs) than the default comparison with the other systems.
-export const RUNNABLE_TARGETS: TargetName[] = ['tickbus', 'tickbus-sdk', 'uws-relay', 'nats', 'redis'];
+export const RUNNABLE_TARGETS: TargetName[] = ['tickbus', 'tickbus-sdk', 'tickbus-tls', 'tickbus-auth', 'uws-relay', 'nats', 'redis'];
 export const DEFAULT_TARGETS: TargetName[] = ['tickbus', 'uws-relay', 'nats', 'redis'];
 
 export const USAGE = `
@@ -27,7 +27,9 @@ Scenarios:
 
 Options:
   --targets LIST       comma-separated: tickbus,uws-relay,nats,redis                 [all four]
-                       and tickbus-sdk (same broker, through the SDK in client/; on request only).
+                       and tickbus-sdk (same broker, through the SDK in client/; on request only),
+                       tickbus-tls (every socket over TLS) and tickbus-auth (token in Hello, ACLs):
+                       the cost of TLS and of authentication against plain tickbus, same run.
                        nats needs 'npm install nats' and nats-server; redis needs 'npm install ioredis'
                        and redis-server. Without --targets, a peer that is not installed is skipped
                        with a note; named in --targets, it fails the command.

@@ -5,7 +5,7 @@ import type { RunRecord } from './run-record.js';
 const W = 760;
 const H = 420;
 const M = { left: 70, right: 170, top: 40, bottom: 50 };
-const COLORS: Record<string, string> = { tickbus: '#d62728', 'tickbus-sdk': '#ff7f0e', 'uws-relay': '#1f77b4', nats: '#2ca02c', redis: '#9467bd' };
+const COLORS: Record<string, string> = { tickbus: '#d62728', 'tickbus-sdk': '#ff7f0e', 'tickbus-tls': '#8c564b', 'tickbus-auth': '#e377c2', 'uws-relay': '#1f77b4', nats: '#2ca02c', redis: '#9467bd' };
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 

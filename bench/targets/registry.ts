@@ -4,13 +4,15 @@ import type { Target, TargetName } from './target.js';
 import { TARGET_NAMES } from './target.js';
 import { natsTarget } from './nats.js';
 import { redisTarget } from './redis.js';
-import { tickbusTarget } from './tickbus.js';
+import { tickbusAuthTarget, tickbusTarget, tickbusTlsTarget } from './tickbus.js';
 import { tickbusSdkTarget } from './tickbus-sdk.js';
 import { uwsRelayTarget } from './uws-relay.js';
 
 const TARGETS: Partial<Record<TargetName, Target>> = {
   tickbus: tickbusTarget,
   'tickbus-sdk': tickbusSdkTarget,
+  'tickbus-tls': tickbusTlsTarget,
+  'tickbus-auth': tickbusAuthTarget,
   'uws-relay': uwsRelayTarget,
   nats: natsTarget,
   redis: redisTarget,

@@ -6,7 +6,7 @@
 // The harness never looks inside a payload's transport framing: a publisher takes the payload bytes,
 // a subscriber hands them back. Everything else (timestamps, counting) belongs to the harness.
 
-export const TARGET_NAMES = ['tickbus', 'uws-relay', 'nats', 'redis', 'tickbus-sdk'] as const;
+export const TARGET_NAMES = ['tickbus', 'uws-relay', 'nats', 'redis', 'tickbus-sdk', 'tickbus-tls', 'tickbus-auth'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 /** live: fire-and-forget pub/sub (or acks leader). durable: the write is on disk before it is acknowledged. */

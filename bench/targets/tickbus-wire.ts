@@ -6,6 +6,13 @@ import { decodeFrame, encodeFrameView, type Frame, PROTOCOL_VERSION } from '../.
 import { TargetError, withTimeout } from '../errors.js';
 import { closeWebSocket, openWebSocket } from './ws-connect.js';
 
+export interface WireSecurity {
+  /** PEM CA to trust for wss://. */
+  ca?: string;
+  /** Credential sent in Hello. */
+  token?: string;
+}
+
 export class WireConnection {
   private nextRequestId = 0x4000_0000; // above any seq-derived id the publisher uses
   private readonly pending = new Map<number, { resolve: (f: Frame) => void; reject: (e: Error) => void }>();
@@ -15,15 +22,22 @@ export class WireConnection {
 
   private constructor(readonly ws: WebSocket) {}
 
-  static async open(url: string, clientId: string): Promise<WireConnection> {
+  /** `security`: the CA of a wss:// broker, the token for one with authentication (the tickbus-tls/-auth targets). */
+  static async open(url: string, clientId: string, security: WireSecurity = {}): Promise<WireConnection> {
     let conn!: WireConnection;
-    await openWebSocket(url, (sock) => {
-      conn = new WireConnection(sock);
-      sock.on('message', (data: Buffer) => conn.receive(data));
-      sock.on('close', (code) => conn.closed(`closed with code ${code}`));
-      sock.on('error', () => undefined);
-    });
-    const ok = await conn.request({ type: 'Hello', protocolVersion: PROTOCOL_VERSION, clientId }, 'HelloOk');
+    await openWebSocket(
+      url,
+      (sock) => {
+        conn = new WireConnection(sock);
+        sock.on('message', (data: Buffer) => conn.receive(data));
+        sock.on('close', (code) => conn.closed(`closed with code ${code}`));
+        sock.on('error', () => undefined);
+      },
+      10_000,
+      security.ca === undefined ? {} : { ca: security.ca },
+    );
+    const hello = { type: 'Hello', protocolVersion: PROTOCOL_VERSION, clientId, ...(security.token === undefined ? {} : { token: security.token }) } as const;
+    const ok = await conn.request(hello, 'HelloOk');
     if (ok.type !== 'HelloOk') throw new TargetError(`tickbus ${url}: unexpected answer to Hello: ${ok.type}`);
     return conn;
   }

@@ -3,6 +3,7 @@
 // message (acks none / leader / durable), live subscribers with Subscribe(latest), the catch-up reader with
 // Subscribe(earliest). Deliver frames are walked in place to hand each record's value to the sink.
 // The server side (startTickbusServer) is shared with `tickbus-sdk` (tickbus-sdk.ts), which drives the same broker through client/.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32c } from '../../schemas/crc32c.js';
@@ -13,7 +14,13 @@ import { repoRoot } from '../harness/entry-path.js';
 import { firstJsonLine, makeTempDir, startChildServer } from '../servers/child-server.js';
 import { ownVersion } from '../servers/version-of.js';
 import type { Acks, Endpoint, Publisher, PublisherOptions, RunningServer, Sink, StartOptions, Subscriber, SubscriberOptions, Target, TargetClient, TargetName } from './target.js';
-import { WireConnection } from './tickbus-wire.js';
+import { WireConnection, type WireSecurity } from './tickbus-wire.js';
+
+/** The CA (tickbus-tls) and token (tickbus-auth) the broker was started with, carried to worker threads in the endpoint. */
+function securityOf(ep: Endpoint): WireSecurity {
+  const { ca, token } = ep.extra;
+  return { ...(typeof ca === 'string' && { ca }), ...(typeof token === 'string' && { token }) };
+}
 
 function ownerUrls(ep: Endpoint): string[] {
   const e = ep.extra.endpoints;
@@ -46,7 +53,7 @@ const client: TargetClient = {
   async connectPublisher(ep: Endpoint, opts: PublisherOptions): Promise<Publisher> {
     const urls = ownerUrls(ep);
     const url = urls[opts.partition % urls.length]!;
-    const conn = await WireConnection.open(url, 'tickbus-bench-producer');
+    const conn = await WireConnection.open(url, 'tickbus-bench-producer', securityOf(ep));
     const acks: Acks = opts.acks;
     conn.onFrame = (f) => {
       if (f.type === 'ProduceAck') opts.onAck?.(f.requestId - 1);
@@ -83,7 +90,7 @@ const client: TargetClient = {
     const conns: WireConnection[] = [];
     try {
       for (const [url, parts] of byUrl) {
-        const conn = await WireConnection.open(url, 'tickbus-bench-subscriber');
+        const conn = await WireConnection.open(url, 'tickbus-bench-subscriber', securityOf(ep));
         conns.push(conn);
         // Next offset expected per partition: a catch-up Deliver may start with a batch below it.
         const next = new Map<number, number>();
@@ -157,6 +164,24 @@ export const tickbusTarget: Target = {
   start: (opts) => startTickbusServer(opts, 'tickbus'),
 };
 
+/** The same broker and client as `tickbus`, every socket over TLS (wss://): the cost of TLS on the live path. */
+export const tickbusTlsTarget: Target = {
+  name: 'tickbus-tls',
+  unsupported: () => null,
+  describe: (mode, acks) => `raw wire protocol over wss:// (TLS), acks ${acks}${mode === 'live' ? '' : ' (group commit fdatasync)'}`,
+  client,
+  start: (opts) => startTickbusServer(opts, 'tickbus-tls'),
+};
+
+/** The same broker and client as `tickbus` with authentication on: a token in Hello, an ACL check per request. */
+export const tickbusAuthTarget: Target = {
+  name: 'tickbus-auth',
+  unsupported: () => null,
+  describe: (mode, acks) => `raw wire protocol, token + ACLs, acks ${acks}${mode === 'live' ? '' : ' (group commit fdatasync)'}`,
+  client,
+  start: (opts) => startTickbusServer(opts, 'tickbus-auth'),
+};
+
 /**
  * The server side of every tickbus target (`tickbus`, `tickbus-sdk`): starts a broker process, or uses the
  * running one at --broker. `target` is written into the endpoints it prepares, so worker threads pick the
@@ -164,25 +189,68 @@ export const tickbusTarget: Target = {
  */
 export async function startTickbusServer(opts: StartOptions, target: TickbusTargetName): Promise<RunningServer> {
   const version = tickbusVersion();
-  if (opts.brokerUrl) return connectedBroker(target, opts.brokerUrl, `${version} (running broker at ${opts.brokerUrl})`, [], async () => undefined);
+  if (opts.brokerUrl) {
+    if (target === 'tickbus-tls' || target === 'tickbus-auth') throw new TargetError(`${target} starts its own broker (with its own certificate or token); it cannot use --broker`);
+    return connectedBroker(target, opts.brokerUrl, `${version} (running broker at ${opts.brokerUrl})`, [], async () => undefined, {});
+  }
   const cli = path.join(repoRoot(), 'dist', 'cli', 'main.js');
   if (!fs.existsSync(cli)) throw new ServerStartError(`${cli} is missing: run 'npm run build' first`);
   const dir = makeTempDir('tickbus-bench-broker-');
+  const { args, security, note } = securedBroker(target, dir);
   const server = await startChildServer<{ url: string }>({
     name: 'tickbus broker',
     command: process.execPath,
-    args: [cli, 'broker', '--port', '0', '--owner-base-port', '0', '--data', dir],
+    args: [cli, 'broker', '--port', '0', '--owner-base-port', '0', '--data', dir, ...args],
     tempDir: dir,
     ready: (out) => firstJsonLine<{ url: string }>(out),
   });
-  return connectedBroker(target, server.info.url, version, [server.pid], () => server.stop());
+  return connectedBroker(target, server.info.url, version + note, [server.pid], () => server.stop(), security);
 }
 
-export type TickbusTargetName = Extract<TargetName, 'tickbus' | 'tickbus-sdk'>;
+/**
+ * What makes tickbus-tls and tickbus-auth differ from tickbus, and nothing else: a certificate from a CA
+ * made here (EC P-256, as a deployment would use) or a static token with an ACL that allows the bench
+ * principal everything. The cost measured is then TLS on every socket, or the ACL check on every request.
+ */
+function securedBroker(target: TickbusTargetName, dir: string): { args: string[]; security: WireSecurity; note: string } {
+  if (target === 'tickbus-tls') {
+    const ssl = path.join(dir, 'tls');
+    fs.mkdirSync(ssl);
+    const run = (args: string[]): void => void execFileSync('openssl', args, { cwd: ssl, stdio: ['ignore', 'ignore', 'pipe'] });
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+    run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=tickbus-bench-ca']);
+    run(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
+    fs.writeFileSync(path.join(ssl, 'ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+    run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', '1', '-out', 'server.crt', '-days', '1', '-extfile', 'ext']);
+    return {
+      args: ['--tls-cert', path.join(ssl, 'server.crt'), '--tls-key', path.join(ssl, 'server.key')],
+      security: { ca: fs.readFileSync(path.join(ssl, 'ca.crt'), 'utf8') },
+      note: ' (TLS 1.3, EC P-256)',
+    };
+  }
+  if (target === 'tickbus-auth') {
+    const token = 'bench-' + Math.random().toString(36).slice(2);
+    const tokens = path.join(dir, 'bench-tokens.json');
+    fs.writeFileSync(tokens, JSON.stringify({ tokens: [{ principal: 'bench', token }] }));
+    const ops = ['produce', 'consume', 'admin-create', 'admin-delete', 'admin-describe'];
+    fs.writeFileSync(path.join(dir, 'acls.json'), JSON.stringify({ acls: ops.map((operation) => ({ principal: 'bench', operation, resourceType: 'topic', name: '', pattern: 'prefix', effect: 'allow' })) }));
+    return { args: ['--tokens-file', tokens], security: { token }, note: ' (static token, ACLs)' };
+  }
+  return { args: [], security: {}, note: '' };
+}
 
-async function connectedBroker(target: TickbusTargetName, bootstrapUrl: string, version: string, pids: number[], stop: () => Promise<void>): Promise<RunningServer> {
+export type TickbusTargetName = Extract<TargetName, 'tickbus' | 'tickbus-sdk' | 'tickbus-tls' | 'tickbus-auth'>;
+
+async function connectedBroker(
+  target: TickbusTargetName,
+  bootstrapUrl: string,
+  version: string,
+  pids: number[],
+  stop: () => Promise<void>,
+  security: WireSecurity,
+): Promise<RunningServer> {
   let admin: WireConnection | null = null;
-  const adminConn = async (): Promise<WireConnection> => (admin ??= await WireConnection.open(bootstrapUrl, 'tickbus-bench-admin'));
+  const adminConn = async (): Promise<WireConnection> => (admin ??= await WireConnection.open(bootstrapUrl, 'tickbus-bench-admin', security));
   return {
     version,
     pids,
@@ -190,11 +258,11 @@ async function connectedBroker(target: TickbusTargetName, bootstrapUrl: string, 
       const r = await (await adminConn()).request({ type: 'CreateTopic', requestId: 0, name: spec.name, partitions: spec.partitions, config: null }, 'MetadataResult');
       if (r.type !== 'MetadataResult' || !r.topics[0]) throw new TargetError(`tickbus: CreateTopic '${spec.name}' answered ${r.type}`);
       const endpoints = [...r.topics[0].partitions].sort((a, b) => a.partition - b.partition).map((p) => p.endpoint);
-      return { target, mode: spec.mode, url: bootstrapUrl, channel: spec.name, partitions: spec.partitions, extra: { endpoints } };
+      return { target, mode: spec.mode, url: bootstrapUrl, channel: spec.name, partitions: spec.partitions, extra: { endpoints, ...security } };
     },
     preload: async (ep, count, fill, onProgress) => {
       // Batches of 1,000 records, 8 produce requests in flight on one connection.
-      const conn = await WireConnection.open(ownerUrls(ep)[0]!, 'tickbus-bench-preload');
+      const conn = await WireConnection.open(ownerUrls(ep)[0]!, 'tickbus-bench-preload', securityOf(ep));
       try {
         const BATCH = 1_000;
         const inflight = new Set<Promise<unknown>>();

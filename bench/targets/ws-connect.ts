@@ -7,8 +7,8 @@ import { TargetError } from '../errors.js';
  * `attach` runs before the handshake completes: a server may send its first message in the same TCP read
  * as the handshake answer, and `ws` emits it before an `await` on the open would return.
  */
-export async function openWebSocket(url: string, attach?: (ws: WebSocket) => void, timeoutMs = 10_000): Promise<WebSocket> {
-  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+export async function openWebSocket(url: string, attach?: (ws: WebSocket) => void, timeoutMs = 10_000, tls: { ca?: string } = {}): Promise<WebSocket> {
+  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024, ...tls });
   ws.binaryType = 'nodebuffer';
   attach?.(ws);
   await new Promise<void>((resolve, reject) => {
