@@ -145,7 +145,10 @@ export async function clusterCommand(argv: string[]): Promise<number> {
       .sort((a, b) => a - b)
       .map((id) => {
         const b = view.brokers.get(id)?.value;
-        return b ? { id, zone: b.zone, endpoint: b.bootstrap, alive: true, owners: b.owners } : { id, zone: null, endpoint: null, alive: false, owners: [] };
+        const held = brokerHoldings(view, id);
+        // What it holds (moves in progress included) and whether it is being drained, for drain and balance checks.
+        const load = { replicas: held.replicas.length, leaders: held.leaderships.length, draining: view.drains.has(id) };
+        return b ? { id, zone: b.zone, endpoint: b.bootstrap, alive: true, owners: b.owners, ...load } : { id, zone: null, endpoint: null, alive: false, owners: [], ...load };
       });
     const topics = [...view.topics.values()]
       .map((t) => t.value)

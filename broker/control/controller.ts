@@ -205,10 +205,9 @@ export class Controller {
     const target = targetReplicas(p);
     if (!target.every((r) => p.isr.includes(r))) return;
     const leaderStays = target.includes(p.leader) && this.view.brokers.get(p.leader)?.value.incarnation === p.leaderIncarnation && !this.draining(p.leader);
-    const leader = leaderStays
-      ? p.leader
-      : (target.find((r) => this.alive(r) && !this.draining(r) && this.caughtUpSinceRestart(r, rec.modRevision)) ?? target.find((r) => this.alive(r)));
-    if (leader === undefined) return; // no target replica alive: wait (the partition keeps its old replicas meanwhile)
+    const leader = leaderStays ? p.leader : target.find((r) => this.alive(r) && !this.draining(r) && this.caughtUpSinceRestart(r, rec.modRevision));
+    // No target replica can lead cleanly now: wait (the partition keeps its old replicas meanwhile).
+    if (leader === undefined) return;
     const next: PartitionRecord = {
       ...p,
       replicas: target,

@@ -21,7 +21,7 @@ const PARTITIONS = 4;
 const LEASE_TTL_MS = 2_000;
 // prettier-ignore
 const CONTROL_ARGS = [
-  '--replica-lag-ms', '1000', '--preferred-leader-delay-ms', '1000', '--max-moves', '2',
+  '--replica-lag-ms', '1000', '--preferred-leader-delay-ms', '1000', '--max-moves', '2', '--replace-after-ms', '4000',
   // Low enough that the preloaded backlog takes a visible part of a second to copy to a learner.
   '--reassign-throttle', '2000000',
 ];
@@ -282,4 +282,19 @@ describe('reassignment', () => {
     await eventually(() => Promise.resolve(!dirHasLog(cluster.broker(most), p.partition)), `files of ${TOPIC}/${p.partition} deleted on broker ${most}`, 10_000);
     expect(dirHasLog(cluster.broker(least!), p.partition)).toBe(true);
   }, 90_000);
+
+  it('a broker gone longer than replaceAfterMs has its replicas placed on the others', async () => {
+    await noMoves('no moves');
+    const gone = 3;
+    await cluster.broker(gone).stop();
+    const stoppedAt = Date.now();
+    await eventually(async () => {
+      const recs = await records();
+      return recs.every((p) => !p.replicas.includes(gone) && !isMoving(p) && p.isr.length === 2);
+    }, `no replica left on broker ${gone}, every ISR full again`, 40_000);
+    // Not before its time: the controller waits replaceAfterMs (4 s) for the broker to come back.
+    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(4_000);
+    const status = await cli('status');
+    expect((status.lines[0]!.brokers as { id: number; replicas: number }[]).find((b) => b.id === gone)).toBeUndefined();
+  }, 60_000);
 });
