@@ -75,8 +75,18 @@ export function brokerAuthFromArgs(values: Record<string, unknown>): AuthConfigI
 
 export const TOKEN_OPTION = { token: { type: 'string' } } as const satisfies Options;
 
+export const TOKEN_USAGE = `--token T is the credential for a broker with authentication (a static token or a JWT); prefer
+TICKBUS_TOKEN=T in the environment, which keeps it out of ps and shell history.
+`;
+
 /** --token, else TICKBUS_TOKEN from the environment (which keeps it out of ps and shell history). */
 export function tokenFromArgs(values: Record<string, unknown>): string | undefined {
   const t = str(values, 'token') ?? process.env.TICKBUS_TOKEN;
   return t === '' ? undefined : t;
+}
+
+/** The SDK's `token` option from --token / TICKBUS_TOKEN: none given, none sent (a broker without auth). */
+export function tokenOption(values: Record<string, unknown>): { token?: string } {
+  const token = tokenFromArgs(values);
+  return token === undefined ? {} : { token };
 }

@@ -2,20 +2,21 @@
 // --timeout-ms passes without a new record.
 import { connect, utf8 } from '../client/index.js';
 import { BROKER_OPTION, intOption, parse, str, UsageError } from './args.js';
+import { TOKEN_OPTION, tokenOption, TOKEN_USAGE } from './auth-options.js';
 
 const USAGE = `
 Usage: tickbus consume TOPIC [--from earliest|latest|OFFSET] [--partition P] [--count N]
-                             [--timeout-ms T] [--broker URL]
+                             [--timeout-ms T] [--broker URL] [--token T]
 
 Prints {"topic","partition","offset","timestamp","key","value"} per record (key and value as
 UTF-8 strings). Exits 0 after N records, or when T ms pass with no new record (default 5000;
 0 = wait forever).
-`;
+${TOKEN_USAGE}`;
 
 export async function consumeCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
     argv,
-    { ...BROKER_OPTION, from: { type: 'string', default: 'earliest' }, partition: { type: 'string' }, count: { type: 'string' }, 'timeout-ms': { type: 'string' } },
+    { ...BROKER_OPTION, ...TOKEN_OPTION, from: { type: 'string', default: 'earliest' }, partition: { type: 'string' }, count: { type: 'string' }, 'timeout-ms': { type: 'string' } },
     USAGE,
   );
   const topic = positionals[0];
@@ -29,7 +30,7 @@ export async function consumeCommand(argv: string[]): Promise<number> {
   const timeoutMs = intOption(values, 'timeout-ms', 5000, 0);
   const partition = values.partition === undefined ? undefined : intOption(values, 'partition', 0, 0, 1023);
 
-  const bus = await connect({ brokers: [str(values, 'broker') ?? 'ws://127.0.0.1:7420'], clientId: 'tickbus-cli-consume' });
+  const bus = await connect({ brokers: [str(values, 'broker') ?? 'ws://127.0.0.1:7420'], clientId: 'tickbus-cli-consume', ...tokenOption(values) });
   const sub = bus.subscribe(topic, partition === undefined ? { from } : { from, partitions: [partition] });
   let seen = 0;
   // Set by arm(), a closure: the cast keeps the compiler from narrowing it to null in `finally`.

@@ -2,19 +2,21 @@
 import readline from 'node:readline';
 import { connect, type SendOptions } from '../client/index.js';
 import { BROKER_OPTION, intOption, parse, str, UsageError } from './args.js';
+import { TOKEN_OPTION, tokenOption, TOKEN_USAGE } from './auth-options.js';
 
 const USAGE = `
 Usage: tickbus produce TOPIC [--acks none|leader|all|durable] [--key K] [--partition P] [--broker URL]
+                             [--token T]
 
 Reads stdin; each line is one record (UTF-8 value). Prints {"partition":P,"offset":O} for each
 acknowledged record, in input order (nothing with --acks none). Exits when stdin ends and every
 record is acknowledged. --acks all (cluster): acknowledged once every in-sync replica has it.
-`;
+${TOKEN_USAGE}`;
 
 const MAX_IN_FLIGHT = 1024;
 
 export async function produceCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { ...BROKER_OPTION, acks: { type: 'string', default: 'leader' }, key: { type: 'string' }, partition: { type: 'string' } }, USAGE);
+  const { values, positionals } = parse(argv, { ...BROKER_OPTION, ...TOKEN_OPTION, acks: { type: 'string', default: 'leader' }, key: { type: 'string' }, partition: { type: 'string' } }, USAGE);
   const topic = positionals[0];
   if (!topic) throw new UsageError(`produce needs a TOPIC\n${USAGE}`);
   const acks = str(values, 'acks');
@@ -22,7 +24,7 @@ export async function produceCommand(argv: string[]): Promise<number> {
   const key = str(values, 'key');
   const partition = values.partition === undefined ? undefined : intOption(values, 'partition', 0, 0, 1023);
 
-  const bus = await connect({ brokers: [str(values, 'broker') ?? 'ws://127.0.0.1:7420'], clientId: 'tickbus-cli-produce' });
+  const bus = await connect({ brokers: [str(values, 'broker') ?? 'ws://127.0.0.1:7420'], clientId: 'tickbus-cli-produce', ...tokenOption(values) });
   const inFlight: Promise<{ partition: number; offset: number }[]>[] = [];
   const drainOne = async (): Promise<void> => {
     const acked = await inFlight.shift()!;

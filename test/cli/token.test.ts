@@ -1,0 +1,84 @@
+// The CLI's client commands against a broker that requires a token: --token, or TICKBUS_TOKEN from the
+// environment, is sent in Hello; without one (or with a wrong one) the command fails with the typed
+// authentication error and exit code 1.
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../schemas/errors.js';
+import { type BrokerProcess, CLI, startBroker, tempDir } from '../helpers/broker.js';
+import { allow, authed, makeFixtures, TOKENS, writeAcls } from '../security/auth-fixtures.js';
+
+let broker: BrokerProcess;
+
+/** Runs `tickbus args` with `stdin`, and TICKBUS_TOKEN set to `envToken` or removed. */
+async function tickbus(args: string[], opts: { stdin?: string; envToken?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { ...process.env };
+  delete env.TICKBUS_TOKEN;
+  if (opts.envToken !== undefined) env.TICKBUS_TOKEN = opts.envToken;
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdin.end(opts.stdin ?? '');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? -1)));
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+const lines = (s: string): unknown[] => s.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
+
+beforeAll(async () => {
+  const fx = makeFixtures(tempDir('tickbus-cli-token-'));
+  const dataDir = tempDir('tickbus-cli-token-data-');
+  writeAcls(dataDir, [
+    allow('admin', 'admin-create', '', 'prefix'),
+    allow('admin', 'admin-describe', '', 'prefix'),
+    allow('admin', 'admin-delete', '', 'prefix'),
+    allow('alice', 'consume', 'cli.', 'prefix'),
+    allow('alice', 'produce', 'cli.', 'prefix'),
+  ]);
+  broker = await startBroker({ dataDir, args: [...fx.args, '--owners', '1'] });
+  const admin = await authed(broker.url, TOKENS.admin);
+  try {
+    expect((await admin.request({ type: 'CreateTopic', requestId: 0, name: 'cli.orders', partitions: 1, config: null })).type).toBe('MetadataResult');
+  } finally {
+    admin.close();
+  }
+}, 30_000);
+afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if beforeAll failed
+  await broker?.stop();
+});
+
+describe('CLI client commands with a token', () => {
+  it('produce without a token fails with AUTHENTICATION_REQUIRED; a wrong token with AUTHENTICATION_FAILED', async () => {
+    const none = await tickbus(['produce', 'cli.orders', '--broker', broker.url], { stdin: 'x\n' });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain(`AUTHENTICATION_REQUIRED (${ErrorCode.AUTHENTICATION_REQUIRED})`);
+    const wrong = await tickbus(['produce', 'cli.orders', '--broker', broker.url, '--token', 'not-a-token-anyone-has-0123'], { stdin: 'x\n' });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain(`AUTHENTICATION_FAILED (${ErrorCode.AUTHENTICATION_FAILED})`);
+  });
+
+  it('produce with --token and consume with TICKBUS_TOKEN', async () => {
+    const p = await tickbus(['produce', 'cli.orders', '--broker', broker.url, '--token', TOKENS.alice], { stdin: 'a\nb\n' });
+    expect(p.stderr).toBe('');
+    expect(p.code).toBe(0);
+    expect(lines(p.stdout)).toEqual([
+      { partition: 0, offset: 0 },
+      { partition: 0, offset: 1 },
+    ]);
+    const c = await tickbus(['consume', 'cli.orders', '--broker', broker.url, '--count', '2'], { envToken: TOKENS.alice });
+    expect(c.code).toBe(0);
+    expect(lines(c.stdout).map((r) => (r as { value: string }).value)).toEqual(['a', 'b']);
+  });
+
+  it('--token wins over TICKBUS_TOKEN, and the principal is the one its ACLs name', async () => {
+    // eve's token from the environment would be refused the produce; alice's on the command line is used.
+    const p = await tickbus(['produce', 'cli.orders', '--broker', broker.url, '--token', TOKENS.alice], { stdin: 'c\n', envToken: TOKENS.eve });
+    expect(p.code).toBe(0);
+    const e = await tickbus(['produce', 'cli.orders', '--broker', broker.url], { stdin: 'd\n', envToken: TOKENS.eve });
+    expect(e.code).toBe(1);
+    expect(e.stderr).toContain(`NOT_AUTHORIZED (${ErrorCode.NOT_AUTHORIZED})`);
+  });
+});
