@@ -7,7 +7,7 @@ import type { BrokerConfig } from '../config.js';
 import { checkTopicLimits } from '../limits/topic-limits.js';
 import { discardPartitionDirs, sweepDeletedPartitions } from '../log/partition-log.js';
 import { logLine } from '../logger.js';
-import { ownerOf, type TopicRecord, TopicStore } from '../metadata/topic-store.js';
+import { ownerOf, type TopicRecord, TopicStore, validatePartitionCount, validateTopicName } from '../metadata/topic-store.js';
 import type { OwnedTopic, PartitionStats } from '../owner/messages.js';
 import { type AdminFrame, type Catalogue, topicLogConfig, toWireConfig } from './catalogue.js';
 import type { Supervisor } from './supervisor.js';
@@ -94,6 +94,9 @@ export class LocalCatalogue implements Catalogue {
       case 'CreateTopic': {
         const logConfig = topicLogConfig(config, frame.config);
         if (!store.get(frame.name)) {
+          // A bad name or count is reported as such, not as a limit.
+          validateTopicName(frame.name);
+          validatePartitionCount(frame.partitions);
           const all = store.list();
           checkTopicLimits(config.limits, { topics: all.length, partitions: all.reduce((n, x) => n + x.partitions, 0) }, frame.name, frame.partitions);
         }
