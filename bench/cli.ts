@@ -10,10 +10,13 @@ import { markdownReport } from './report/markdown.js';
 import { writeJson, writeOutDir } from './report/write.js';
 import { runBench } from './run-bench.js';
 import { runReplicationCli } from './scenarios/replication.js';
+import { runZoneReadsCli } from './scenarios/zone-reads.js';
 
 export async function runBenchCli(argv: string[]): Promise<number> {
   // Its own two-point comparison (single node vs a dev-cluster), outside the target × scenario matrix.
   if (argv[0] === 'replication') return runReplicationCli(argv.slice(1));
+  // Leader-served vs follower-served subscribers on one dev-cluster (zone-aware reads).
+  if (argv[0] === 'zone-reads') return runZoneReadsCli(argv.slice(1));
   let parsed;
   try {
     parsed = parseBenchArgs(argv);
