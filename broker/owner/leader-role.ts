@@ -100,7 +100,7 @@ export class LeaderRole implements ReplicaRoleState {
     if (!this.set.canAppendAcksAll()) {
       throw new TickbusError(
         ErrorCode.NOT_ENOUGH_REPLICAS,
-        `${this.p.topic}/${this.p.partition} has ${this.set.isr.length} in-sync replica(s) [${this.set.isr.join(', ')}], fewer than min.insync ${this.set.minInsync}; nothing was written`,
+        `${this.p.topic}/${this.p.partition} counts ${this.set.countedIsr.length} in-sync replica(s) [${this.set.countedIsr.join(', ')}] (a pending ISR change removes any others), fewer than min.insync ${this.set.minInsync}; nothing was written`,
         { topic: this.p.topic, partition: this.p.partition },
       );
     }

@@ -228,6 +228,12 @@ export class ReplicaSet {
     return this.replicas.filter((r) => this.committedIsr.includes(r) || pend.includes(r));
   }
 
+  /** The ISR members acks=all and the high watermark count on: the committed ISR minus pending removals. */
+  get countedIsr(): readonly number[] {
+    const pend = this.pending;
+    return pend ? this.committedIsr.filter((r) => pend.includes(r)) : this.committedIsr;
+  }
+
   private effectiveIsrSize(): number {
     if (!this.pending) return this.committedIsr.length;
     const pend = this.pending;
