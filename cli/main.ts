@@ -18,10 +18,11 @@ Commands:
   dev-cluster [--brokers 3]      a local cluster: its own etcd and N brokers, until Ctrl-C
   produce TOPIC                  one record per stdin line; prints {"partition":P,"offset":O} per ack
   consume TOPIC                  prints one JSON line per record
-  acl add|list|remove            access control lists (single node; brokers with authentication)
+  acl add|list|remove            access control lists of brokers with authentication (--data or --cluster)
   bench SCENARIO                 latency benchmarks (latency, fanout, durable, replay, micro, all)
 
-Every command takes --help. Client commands take --broker ws://127.0.0.1:7420.
+Every command takes --help. Client commands take --broker ws://127.0.0.1:7420 and, for a broker with
+authentication, --token T (or TICKBUS_TOKEN=T in the environment).
 `;
 
 export async function main(argv: string[]): Promise<number> {

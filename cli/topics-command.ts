@@ -1,6 +1,7 @@
 // `tickbus topics create|list|describe|delete`.
 import { connect, type TopicDescription } from '../client/index.js';
 import { BROKER_OPTION, intOption, parse, str, UsageError } from './args.js';
+import { TOKEN_OPTION, tokenOption, TOKEN_USAGE } from './auth-options.js';
 
 const USAGE = `
 Usage:
@@ -15,7 +16,7 @@ Prints JSON. --broker defaults to ws://127.0.0.1:7420.
 Cluster mode: --replication-factor R places each partition on R brokers (default: the broker's
 --default, 3), --min-insync M is the ISR size acks 'all' needs (default: min(2, R)). describe prints
 per partition its leader, replicas, isr, replicaZones, leaderEpoch, highWatermark and endpoint.
-`;
+${TOKEN_USAGE}`;
 
 /** describe's output: what the broker answered, with the cluster fields named for people (leader, not leaderId). */
 function describeOut(t: TopicDescription): unknown {
@@ -41,6 +42,7 @@ export async function topicsCommand(argv: string[]): Promise<number> {
     argv,
     {
       ...BROKER_OPTION,
+      ...TOKEN_OPTION,
       partitions: { type: 'string' },
       fsync: { type: 'string' },
       'retention-ms': { type: 'string' },
@@ -73,7 +75,7 @@ export async function topicsCommand(argv: string[]): Promise<number> {
   if (values['retention-bytes'] !== undefined) config.retentionBytes = intOption(values, 'retention-bytes', -1, -1);
   if (values['segment-bytes'] !== undefined) config.segmentBytes = intOption(values, 'segment-bytes', 0, 1024);
 
-  const bus = await connect({ brokers: [brokerUrl], clientId: 'tickbus-cli' });
+  const bus = await connect({ brokers: [brokerUrl], clientId: 'tickbus-cli', ...tokenOption(values) });
   try {
     let out: unknown;
     switch (action) {

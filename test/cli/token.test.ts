@@ -73,6 +73,28 @@ describe('CLI client commands with a token', () => {
     expect(lines(c.stdout).map((r) => (r as { value: string }).value)).toEqual(['a', 'b']);
   });
 
+  it('topics create, list, describe and delete with --token; refused without one', async () => {
+    const url = ['--broker', broker.url];
+    const none = await tickbus(['topics', 'list', ...url]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain(`AUTHENTICATION_REQUIRED (${ErrorCode.AUTHENTICATION_REQUIRED})`);
+    const admin = ['--token', TOKENS.admin];
+    const created = await tickbus(['topics', 'create', 'cli.scratch', '--partitions', '2', ...url, ...admin]);
+    expect(created.code).toBe(0);
+    expect(lines(created.stdout)[0]).toMatchObject({ name: 'cli.scratch' });
+    const list = await tickbus(['topics', 'list', ...url], { envToken: TOKENS.admin });
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain('"cli.scratch"');
+    const described = await tickbus(['topics', 'describe', 'cli.scratch', ...url, ...admin]);
+    expect(described.code).toBe(0);
+    expect((lines(described.stdout)[0] as { partitions: unknown[] }).partitions).toHaveLength(2);
+    // alice has no admin rights: her token authenticates, the ACL refuses.
+    const refused = await tickbus(['topics', 'delete', 'cli.scratch', ...url, '--token', TOKENS.alice]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`NOT_AUTHORIZED (${ErrorCode.NOT_AUTHORIZED})`);
+    expect((await tickbus(['topics', 'delete', 'cli.scratch', ...url, ...admin])).code).toBe(0);
+  });
+
   it('--token wins over TICKBUS_TOKEN, and the principal is the one its ACLs name', async () => {
     // eve's token from the environment would be refused the produce; alice's on the command line is used.
     const p = await tickbus(['produce', 'cli.orders', '--broker', broker.url, '--token', TOKENS.alice], { stdin: 'c\n', envToken: TOKENS.eve });
