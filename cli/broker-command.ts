@@ -1,7 +1,6 @@
 // `tickbus broker`: runs one node with embedded defaults (or one broker of a cluster with --cluster) until SIGTERM/SIGINT, then shuts down in
 // order: stop accepting, close connections, flush and fsync every log, exit.
 import {
-  type BrokerConfig,
   type ClusterConfig,
   DEFAULT_PORT,
   defaultClusterConfig,

@@ -153,7 +153,7 @@ function tlsOptions(t: unknown): TlsOptions {
     throw new TypeError(`tls.ca must be PEM text or bytes (or an array of them), got ${describe(ca)}`);
   }
   if (servername !== undefined && typeof servername !== 'string') throw new TypeError(`tls.servername must be a string, got ${describe(servername)}`);
-  return t as TlsOptions;
+  return t;
 }
 
 /** Fills defaults and validates; throws TypeError/RangeError naming the bad option. */

@@ -941,8 +941,11 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   }
   const typeAt = fieldAt(bytes, root, 4, 1);
   const type = typeAt === 0 ? g.Body.NONE : bytes[typeAt]!;
-  // The two frames of the live path skip the generated code (see "live-path readers" below).
+  // The two frames of the live path skip the generated code (see "live-path readers" below). `type` is the
+  // raw union byte of the frame, any number: decodeBody rejects one that is not a g.Body.
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-comparison -- a raw byte, compared on purpose
   if (type === g.Body.Produce) return decodeProduce(bytes, root);
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-comparison -- a raw byte, compared on purpose
   if (type === g.Body.Deliver) return decodeDeliver(bytes, root);
   const bb = new flatbuffers.ByteBuffer(bytes);
   return decodeBody(g.Frame.getRootAsFrame(bb), bb, type);

@@ -246,6 +246,7 @@ export class Edge<S extends Session> {
     if (!this.acceptHello(s, clientId)) return;
     if (who.expiresAtMs !== null) this.armExpiry(s, who.expiresAtMs);
     for (const bytes of queue.frames) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a frame handled in an earlier pass may have closed the session
       if (!s.open) return;
       let frame: Frame;
       try {

@@ -40,7 +40,9 @@ export type AuthConfigInput = Partial<Omit<AuthConfig, 'jwt'>> & { jwt?: Partial
 export const DEFAULT_HELLO_TIMEOUT_MS = 5_000;
 
 export function resolveAuthConfig(input: AuthConfigInput): AuthConfig {
-  if (typeof input !== 'object' || input === null) throw new TypeError('auth must be an object or null');
+  // Checked as unknown: configuration comes from files and JavaScript callers, whatever the types promise.
+  const raw: unknown = input;
+  if (typeof raw !== 'object' || raw === null) throw new TypeError('auth must be an object or null');
   const a: AuthConfig = {
     tokensFile: optString('auth.tokensFile', input.tokensFile),
     jwt: input.jwt ? resolveJwt(input.jwt) : null,
@@ -50,7 +52,8 @@ export function resolveAuthConfig(input: AuthConfigInput): AuthConfig {
   };
   if (!Number.isInteger(a.helloTimeoutMs)) throw new TypeError(`auth.helloTimeoutMs must be an integer, got ${String(a.helloTimeoutMs)}`);
   if (a.helloTimeoutMs < 10 || a.helloTimeoutMs > 600_000) throw new RangeError(`auth.helloTimeoutMs must be between 10 and 600000, got ${a.helloTimeoutMs}`);
-  if (a.metrics !== 'open' && a.metrics !== 'token') throw new TypeError(`auth.metrics must be 'open' or 'token', got ${JSON.stringify(a.metrics)}`);
+  const metrics: unknown = a.metrics;
+  if (metrics !== 'open' && metrics !== 'token') throw new TypeError(`auth.metrics must be 'open' or 'token', got ${JSON.stringify(metrics)}`);
   if (a.brokerToken !== null && a.brokerToken.length < 16) throw new RangeError('auth.brokerToken must be at least 16 characters (it is a shared secret)');
   if (!a.tokensFile && !a.jwt && !a.brokerToken) throw new TypeError('auth needs at least one credential source: tokensFile, jwt or brokerToken');
   return a;

@@ -96,7 +96,7 @@ export class EndpointApp implements Publisher {
       closeApp(app);
       // Put the old app back on the port: serving the old certificate beats not serving.
       const back = await listenExclusive(this.current, this.host, this.port);
-      this.listenSocket = back || null;
+      this.listenSocket = back;
       // Measured: Linux refuses to re-bind a port first taken through bind(0) while connections to it are
       // open; explicitly configured ports re-bind at once.
       throw new TickbusError(

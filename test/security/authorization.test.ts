@@ -119,7 +119,7 @@ describe('secure defaults', () => {
   it('refuses to start without auth on a non-loopback address, naming --insecure', async () => {
     const err = await exec(process.execPath, [CLI, 'broker', '--host', '0.0.0.0', '--port', '0', '--data', tempDir()]).then(
       () => null,
-      (e: { code: number; stderr: string }) => e,
+      (e: unknown) => e as { code: number; stderr: string },
     );
     expect(err?.code).toBe(2);
     expect(err?.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 without authentication.*--insecure/);

@@ -46,7 +46,7 @@ describe('handshake fuzz', () => {
           c.close();
         }
       }),
-      { numRuns: 60, interruptAfterTimeLimit: 30_000 },
+      { numRuns: 60, plugins: [fc.interruptAfterTimeLimit(30_000)] },
     );
     expect((await fetch(`http://127.0.0.1:${broker.port}/healthz`)).status).toBe(200);
     (await authed(broker.owners[0]!.url, TOKENS.alice)).close();
