@@ -104,7 +104,10 @@ export class Segment {
         fs.openSync(path.join(dir, segmentName(base, '.index')), 'w+'),
         fs.openSync(path.join(dir, segmentName(base, '.timeindex')), 'w+'),
       ];
-      return new Segment(dir, base, fds);
+      const seg = new Segment(dir, base, fds);
+      // A name reused after a truncation deleted it starts from nothing synced.
+      syncLedger?.cut(seg.logPath, 0);
+      return seg;
     } catch (err) {
       throw storageError(`cannot create segment ${base} in ${dir}`, err);
     }
@@ -319,7 +322,7 @@ export class Segment {
     } catch (err) {
       throw storageError(`cannot truncate ${this.logPath}`, err);
     }
-    syncLedger?.synced(this.logPath, position);
+    syncLedger?.cut(this.logPath, position);
     this.size = position;
     this.recover();
   }
@@ -377,7 +380,7 @@ export class Segment {
       } catch (err) {
         throw storageError(`cannot truncate ${this.logPath}`, err);
       }
-      syncLedger?.synced(this.logPath, pos);
+      syncLedger?.cut(this.logPath, pos);
       this.size = pos;
       break;
     }

@@ -14,16 +14,31 @@ export const SYNC_LEDGER_FILE = 'sync.ledger';
 const LOG_FILE = /^\d{20}\.log$/;
 
 export interface SyncLedger {
-  /** An fdatasync of `logPath` completed, covering its first `bytes` bytes. */
+  /**
+   * An fdatasync of `logPath` completed, covering its first `bytes` bytes. Ignored when a sync covering more
+   * was already recorded: a group-commit fdatasync issued before a roll can complete after the seal's own
+   * sync, and its smaller size must not win (the harness would cut a sealed segment).
+   */
   synced(logPath: string, bytes: number): void;
+  /** `logPath` was cut to `bytes` and the cut fsynced (a follower's truncation, recovery): it may shrink. */
+  cut(logPath: string, bytes: number): void;
   /** `dir` was fsynced: its segment files are durable names now. */
   dirSynced(dir: string): void;
 }
 
+/** Highest size recorded per segment file in this thread (each partition has one writer thread). */
+const recorded = new Map<string, number>();
+
+function writeSync(logPath: string, bytes: number): void {
+  recorded.set(logPath, bytes);
+  fs.appendFileSync(path.join(path.dirname(logPath), SYNC_LEDGER_FILE), `sync ${path.basename(logPath)} ${bytes}\n`);
+}
+
 const fileLedger: SyncLedger = {
   synced(logPath, bytes) {
-    fs.appendFileSync(path.join(path.dirname(logPath), SYNC_LEDGER_FILE), `sync ${path.basename(logPath)} ${bytes}\n`);
+    if (bytes > (recorded.get(logPath) ?? -1)) writeSync(logPath, bytes);
   },
+  cut: writeSync,
   dirSynced(dir) {
     const files = fs
       .readdirSync(dir)

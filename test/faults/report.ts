@@ -5,8 +5,8 @@ import { ANOMALY_KINDS } from './checker.js';
 import type { RunResult } from './driver.js';
 
 const W = 960;
-const H = 480;
-const M = { left: 70, right: 70, top: 40, bottom: 50 };
+const H = 500;
+const M = { left: 70, right: 70, top: 40, bottom: 70 };
 const FAULT_COLORS: Record<string, string> = {
   'kill9-leader': '#d62728',
   'kill9-follower': '#ff9896',
@@ -43,7 +43,7 @@ export function timelineSvg(r: RunResult): string {
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  out.push(`<text x="${M.left}" y="22" font-size="14" font-weight="bold">tickbus fault soak: seed ${r.seed}, mode ${r.mode}: acks/s (black), ack latency p50/p99 ms (blue, log scale), faults shaded</text>`);
+  out.push(`<text x="${M.left}" y="22" font-size="14" font-weight="bold">fault soak, seed ${r.seed}, mode ${r.mode}: acks/s (black), ack latency p50 / p99 (light / dark blue, log ms)</text>`);
   for (const f of r.faults) {
     const c = FAULT_COLORS[f.kind] ?? '#999';
     out.push(`<rect x="${x(f.startS)}" y="${M.top}" width="${Math.max(1, x(f.endS) - x(f.startS))}" height="${ph}" fill="${c}" fill-opacity="0.18"><title>#${f.id} ${f.kind}: ${f.note.replace(/[<>&"]/g, '')}</title></rect>`);
@@ -73,11 +73,18 @@ export function timelineSvg(r: RunResult): string {
   line(p50, yL, '#aec7e8', 1);
   line(p99, yL, '#1f77b4', 1);
   out.push(`<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`);
+  // Legend: the fault kinds of this run, wrapped onto as many rows as they need.
   let lx = M.left;
+  let ly = H - 36;
   for (const k of Object.keys(FAULT_COLORS)) {
     if (!r.faults.some((f) => f.kind === k)) continue;
-    out.push(`<rect x="${lx}" y="${H - 18}" width="10" height="10" fill="${FAULT_COLORS[k]}" fill-opacity="0.5"/><text x="${lx + 13}" y="${H - 9}">${k}</text>`);
-    lx += 20 + k.length * 6;
+    const w = 20 + k.length * 6.5;
+    if (lx + w > W - 10) {
+      lx = M.left;
+      ly += 16;
+    }
+    out.push(`<rect x="${lx}" y="${ly}" width="10" height="10" fill="${FAULT_COLORS[k]}" fill-opacity="0.5"/><text x="${lx + 13}" y="${ly + 9}">${k}</text>`);
+    lx += w;
   }
   out.push('</svg>');
   return out.join('\n');
