@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
+import type { PartitionLog as Log } from '../../broker/log/partition-log.js';
 import { encodeBatch } from '../../schemas/record-batch.js';
 import { until } from '../helpers/until.js';
 import { LEDGER_FILE, parseSyncLedger } from './unsynced-loss.js';
@@ -17,7 +18,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-function append(log: InstanceType<typeof PartitionLog>, n: number, tag: string): void {
+function append(log: Log, n: number, tag: string): void {
   for (let b = 0; b < n; b++) {
     // Now, not a fixed past time: roll() applies retention, which would delete an old-looking segment.
     const batch = encodeBatch([{ value: `${tag}${b}` }]);
