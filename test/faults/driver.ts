@@ -204,6 +204,10 @@ export async function runFaults(o: RunOptions): Promise<RunResult> {
     const hws = Array.from({ length: partitions }, (_, p) => parts.find((x) => x.partition === p)?.highWatermark ?? 0);
     if (!(await until(() => workload!.readUpTo(hws), 20_000))) warnings.push(`consumers did not read up to the high watermarks ${hws.join(',')} within 20 s`);
     for (const p of parts) {
+      if (p.endpoint === '') {
+        warnings.push(`final read of partition ${p.partition}: no leader at the end`);
+        continue;
+      }
       h.record({ type: 'consumer-seek', consumer: 'final', topic: TOPIC, partition: p.partition, offset: 0, reason: 'final read from the leader' });
       try {
         const recs = await within(readAll(p.endpoint, TOPIC, p.partition, 0), 60_000, `final read of partition ${p.partition}`);
