@@ -6,7 +6,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import type { TemplatedApp } from 'uWebSockets.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PartitionLog } from '../../../broker/log/partition-log.js';
 import { Partition } from '../../../broker/owner/partition.js';
@@ -54,7 +53,7 @@ function openPartition(app: FakeApp): Partition {
   const log = PartitionLog.open(dir, { fsync: 'os' });
   cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
   cleanups.push(() => log.close());
-  return new Partition('t', 1, 0, log, app as unknown as TemplatedApp);
+  return new Partition('t', 1, 0, log, app);
 }
 
 const endOfTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
