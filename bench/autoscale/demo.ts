@@ -133,7 +133,8 @@ export async function runDemo(o: DemoOptions, log: (line: string) => void): Prom
     const sentAt = new Float64Array(maxTotal);
     let hist = newHistogram();
     let delivered = 0;
-    const sub = consumerBus.subscribe(TOPIC, { from: 'latest' });
+    // 'earliest' on the new, empty topic: every record sent is counted, however late a SubscribeOk comes.
+    const sub = consumerBus.subscribe(TOPIC, { from: 'earliest' });
     sub.on('record', (r) => {
       const v = r.value!;
       const seq = new DataView(v.buffer, v.byteOffset, 4).getUint32(0, true);
