@@ -2,8 +2,10 @@
 // a replicated topic (RF 3), a consumer that says its zone. Asserted from the broker side (which broker's
 // /metrics lists a subscription of the consumer's client id; followers' replica fetches have their own): the consumer is served by the follower in its zone, not
 // the leader; (a) when the leader goes quiet (SIGSTOP, shorter than its lease) the follower stops serving
-// within followerReadMaxLagMs and the consumer moves to the leader; (b) when the follower is killed the
-// consumer moves to the leader. Every record arrives once, in order, after a Ping barrier.
+// within followerReadMaxLagMs and the consumer moves to the leader; (b) read-your-writes: asked for an
+// offset past its high watermark, the follower waits for it instead of refusing or serving older records;
+// (c) when the follower is killed the consumer moves to the leader. Every record arrives once, in order,
+// after a Ping barrier.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Bus, type ConsumedRecord, connect, type Subscription } from '../../client/index.js';
 import { webSocketTransport } from '../../client/internal.js';
@@ -14,11 +16,14 @@ import { partition0, valueOf } from './harness.js';
 
 /** A follower not caught up this long stops serving reads: short, so the quiet-leader case is quick. */
 const FOLLOWER_READ_MAX_LAG_MS = 600;
+const LEASE_TTL_MS = 5_000;
 let cluster: TestCluster;
 const buses: Bus[] = [];
 
 beforeAll(async () => {
-  cluster = await startCluster({ brokers: 3, args: ['--replica-lag-ms', '1000', '--follower-read-max-lag-ms', String(FOLLOWER_READ_MAX_LAG_MS)] });
+  // A 5 s lease: the leader paused below must not lose its lease (a failover would also end the read) before
+  // the follower's own bound ends it.
+  cluster = await startCluster({ brokers: 3, leaseTtlMs: LEASE_TTL_MS, args: ['--replica-lag-ms', '1000', '--follower-read-max-lag-ms', String(FOLLOWER_READ_MAX_LAG_MS)] });
 }, 60_000);
 afterAll(async () => {
   await Promise.allSettled(buses.map((b) => b.close()));
@@ -99,11 +104,11 @@ describe('zone-aware reads on a 3-broker cluster', () => {
     expect(await serves(leader, topic)).toBe(false);
     expect(sub.readsFrom(0)?.fromReplica).toBe(true);
 
-    // The leader stops (shorter than its 3 s lease: no failover). The follower hears nothing, is no
-    // longer caught up after FOLLOWER_READ_MAX_LAG_MS, and ends the replica read.
+    // The leader stops, for much less than its lease (no failover, which would end the read too). The
+    // follower hears nothing, is no longer caught up after FOLLOWER_READ_MAX_LAG_MS, and ends the read.
     process.kill(leader.pid, 'SIGSTOP');
     try {
-      await eventually(async () => !(await serves(follower, topic)), 'the follower to end its stale replica read', 3_000);
+      await eventually(async () => !(await serves(follower, topic)), 'the follower to end its stale replica read', 2_000);
     } finally {
       process.kill(leader.pid, 'SIGCONT');
     }
@@ -112,6 +117,29 @@ describe('zone-aware reads on a 3-broker cluster', () => {
     await eventually(() => serves(leader, topic), 'the leader to serve the consumer');
     expect(sub.readsFrom(0)?.fromReplica).toBe(false);
     await exactly(got, 100, barrier);
+  }, 60_000);
+
+  it('read-your-writes: asked for an offset past its high watermark, the follower waits for it', async () => {
+    const admin = await bus();
+    const topic = 'zone-ryw';
+    const { follower, followerId } = await replicatedTopic(admin, topic);
+    await produce(admin, topic, 0, 20);
+    const barrier = new BarrierTransport(webSocketTransport);
+    const consumer = await bus({ zone: `z${followerId}`, transport: barrier, clientId: CONSUMER });
+    // Offset 25 is past every replica's log (the leader would answer OFFSET_OUT_OF_RANGE): the follower
+    // accepts it and waits (within FOLLOWER_READ_MAX_LAG_MS) for its high watermark to get there.
+    const sub = consumer.subscribe(topic, { from: { offset: 25 } });
+    const got = collect(sub);
+    // The subscription is held on the follower (waiting: nothing at 25 yet) before the records exist.
+    await eventually(() => serves(follower, topic), 'the follower to hold the waiting subscription', 3_000);
+    expect(got).toEqual([]);
+    await produce(admin, topic, 20, 10);
+    await received(got, 5, 'the records from offset 25');
+    expect(sub.readsFrom(0)?.fromReplica).toBe(true);
+    expect(await serves(follower, topic)).toBe(true);
+    await barrier.barrier();
+    expect(got.map((r) => r.offset)).toEqual([25, 26, 27, 28, 29]);
+    expect(sub.stats.resubscribes).toBe(0);
   }, 60_000);
 
   it('moves to the leader when its zone\'s follower is killed, gap-free and duplicate-free', async () => {
