@@ -200,7 +200,9 @@ export async function startTickbusServer(opts: StartOptions, target: TickbusTarg
   const server = await startChildServer<{ url: string }>({
     name: 'tickbus broker',
     command: process.execPath,
-    args: [cli, 'broker', '--port', '0', '--owner-base-port', '0', '--data', dir, ...args],
+    // Every bench client comes from 127.0.0.1: fanout 1→1,000 alone opens 1,000+ connections to one owner,
+    // past the per-address default (1,000) that protects a real broker.
+    args: [cli, 'broker', '--port', '0', '--owner-base-port', '0', '--data', dir, '--max-conns-per-ip', '100000', ...args],
     tempDir: dir,
     ready: (out) => firstJsonLine<{ url: string }>(out),
   });
