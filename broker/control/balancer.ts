@@ -11,11 +11,18 @@
 //    loaded one, one replica moves from the first to the second, if that does not make the partition's
 //    zone spread worse; a follower replica is moved before a leader's (moving it costs the producers nothing).
 // 4. Preferred leaders: while one eligible broker is the preferred leader (first replica) of at least two
-//    partitions more than another that holds a replica of one of them, the two swap places in that list.
-//    No data moves; the controller's preferred-leader rule then moves leadership once the new first
-//    replica is in the ISR.
+//    partitions more than another, and a chain of swaps joins them (the first leads a partition the next
+//    holds a replica of, and so on), the chain is applied: each swap puts the next broker first in that
+//    partition's list. The ends' counts change by one, the others' do not. No data moves; the
+//    controller's preferred-leader rule then moves leadership once the new first replica is in the ISR.
+//    A direct swap alone is not enough: 7 leading [7,6] [7,3] [7,3] and 5 leading only [5,6], with 6
+//    leading [6,5] and [6,7], need 7 -> 6 -> 5 (balancer.property.test.ts found it). With no such chain
+//    left, the counts are the best the replica lists allow (a semi-matching with no cost-reducing path is
+//    optimal: Harvey, Ladner, Lovasz, Tamir, "Semi-matchings for bipartite graphs", 2006), and with
+//    replica counts within one of each other that is within one.
 // Every candidate choice breaks ties by the least loaded broker, then the lowest id, so the plan is a
-// function of the input. Rules 3 and 4 strictly lower the spread of counts, so repeated plans converge.
+// function of the input. Rules 3 and 4 strictly lower the spread of counts (or, for a chain longer than
+// the plan may hold, shorten the shortest chain), so repeated plans converge.
 // A partition with a replica on a broker that is neither eligible nor excluded (gone, not yet for
 // replaceAfterMs) is left alone: its broker may come back.
 
@@ -144,10 +151,22 @@ export function planMoves(input: BalancerInput): Move[] {
 
   // 4. Preferred leaders.
   while (!full()) {
-    const m = swapOneLeader();
-    if (!m) break;
-    record(m.p, m.replicas, 'leaders', false);
+    const chain = shortestLeaderChain();
+    if (!chain) break;
+    const room = input.maxMoves - moves.length;
+    if (chain.length > room) {
+      // Too long for this plan: a part of it would be taken from the far end (see the loop's note below),
+      // and only as the plan's first proposal, where the chain is the shortest of all partitions.
+      if (moves.length > 0) break;
+      chain.splice(0, chain.length - room);
+    }
+    for (const s of chain) record(s.p, s.replicas, 'leaders', false);
   }
+  // Why a partial chain still converges: on a shortest chain x -> ... -> y (x leads at least two more than
+  // y), every broker between leads exactly one less than x (one leading fewer would end a shorter chain,
+  // one leading as many would start one). Its last k swaps leave their first broker leading one less:
+  // no count spreads, and x's chain to it is k shorter. Plans that change nothing else shorten it until
+  // it fits, and a whole chain lowers the spread.
   return moves;
 
   function moveOneReplica(): { p: BalancerPartition; replicas: number[] } | null {
@@ -172,22 +191,59 @@ export function planMoves(input: BalancerInput): Move[] {
     return null;
   }
 
-  function swapOneLeader(): { p: BalancerPartition; replicas: number[] } | null {
-    const order = [...ids].sort(byLoad(leaders));
-    for (const hi of [...order].reverse()) {
-      for (const lo of order) {
-        if (leaders.get(hi)! - leaders.get(lo)! < 2) break;
-        for (const p of movable) {
-          if (touched.has(p) || p.replicas[0] !== hi) continue;
-          const i = p.replicas.indexOf(lo);
-          if (i < 0) continue;
-          const next = [...p.replicas];
-          next[0] = lo;
-          next[i] = hi;
-          return { p, replicas: next };
+  /**
+   * The shortest chain of leader swaps, over partitions not yet in this plan, from a broker that leads at
+   * least two more partitions than the chain's last one: each step puts the next broker first in a
+   * partition the previous one leads. Sources are tried from the most leaders down, neighbours from the
+   * fewest leaders up (then the lowest id); the first shortest chain wins.
+   */
+  function shortestLeaderChain(): { p: BalancerPartition; replicas: number[] }[] | null {
+    const ledBy = new Map<number, BalancerPartition[]>(ids.map((id) => [id, []]));
+    for (const p of movable) if (!touched.has(p)) ledBy.get(p.replicas[0]!)?.push(p);
+    const fewest = byLoad(leaders);
+    let best: { p: BalancerPartition; from: number; to: number }[] | null = null;
+    const least = Math.min(...ids.map((id) => leaders.get(id)!));
+    for (const x of [...ids].sort(fewest).reverse()) {
+      if (leaders.get(x)! - least < 2) break;
+      // Breadth first from x, only as deep as a chain that would beat the best so far.
+      const via = new Map<number, { p: BalancerPartition; from: number }>();
+      let level = [x];
+      for (let depth = 1; level.length > 0 && (!best || depth < best.length); depth++) {
+        const next: number[] = [];
+        let end: number | undefined;
+        for (const u of level) {
+          const steps: { v: number; p: BalancerPartition }[] = [];
+          for (const p of ledBy.get(u)!) for (const v of p.replicas) if (v !== x && leaders.has(v) && !via.has(v)) steps.push({ v, p });
+          steps.sort((a, b) => fewest(a.v, b.v));
+          for (const { v, p } of steps) {
+            if (via.has(v)) continue;
+            via.set(v, { p, from: u });
+            next.push(v);
+            if (end === undefined && leaders.get(v)! <= leaders.get(x)! - 2) end = v;
+          }
+          if (end !== undefined) break;
         }
+        if (end !== undefined) {
+          const chain: { p: BalancerPartition; from: number; to: number }[] = [];
+          for (let v = end; v !== x; ) {
+            const s = via.get(v)!;
+            chain.unshift({ p: s.p, from: s.from, to: v });
+            v = s.from;
+          }
+          best = chain;
+          break;
+        }
+        level = next;
       }
+      if (best?.length === 1) break;
     }
-    return null;
+    return (
+      best?.map(({ p, from, to }) => {
+        const replicas = [...p.replicas];
+        replicas[0] = to;
+        replicas[p.replicas.indexOf(to)] = from;
+        return { p, replicas };
+      }) ?? null
+    );
   }
 }

@@ -127,6 +127,42 @@ describe('balancer', () => {
     for (const m of moves) expect(m.replicas).toContain(4);
   });
 
+  // The case fast-check found (seed 1466674163): replica counts even, 7 leads three and 5 one, but no
+  // partition 7 leads has a replica on 5; only 7 -> 6 -> 5 evens the leaders.
+  const chainCase = (): Cluster => {
+    const lists = [[7, 6], [7, 3], [3, 4], [4, 5], [7, 3], [3, 4], [4, 5], [5, 6], [6, 5], [6, 7]];
+    return {
+      brokers: [3, 4, 5, 6, 7].map((id) => ({ id, zone: `z${id}` })),
+      partitions: lists.map((replicas, p) => ({ topic: 't', partition: p, replicas, moving: false })),
+      excluded: [],
+    };
+  };
+  const leaderCounts = (c: Cluster): number[] => c.brokers.map((b) => c.partitions.filter((p) => p.replicas[0] === b.id).length);
+
+  it('evens preferred leaders through a chain of swaps when no direct swap helps', () => {
+    const c = chainCase();
+    const moves = planMoves({ eligible: c.brokers, excluded: c.excluded, partitions: c.partitions, maxMoves: 2 });
+    expect(moves).toEqual([
+      { topic: 't', partition: 0, replicas: [6, 7], reason: 'leaders' },
+      { topic: 't', partition: 8, replicas: [5, 6], reason: 'leaders' },
+    ]);
+    apply(c, moves);
+    expect(leaderCounts(c)).toEqual([2, 2, 2, 2, 2]);
+  });
+
+  it('takes a chain longer than the plan may hold from its far end, one plan at a time', () => {
+    const c = chainCase();
+    const first = planMoves({ eligible: c.brokers, excluded: c.excluded, partitions: c.partitions, maxMoves: 1 });
+    // 6 hands one to 5 (6 and 5 swap counts), which leaves 7 -> 6 a direct swap for the next plan.
+    expect(first).toEqual([{ topic: 't', partition: 8, replicas: [5, 6], reason: 'leaders' }]);
+    apply(c, first);
+    const second = planMoves({ eligible: c.brokers, excluded: c.excluded, partitions: c.partitions, maxMoves: 1 });
+    expect(second).toEqual([{ topic: 't', partition: 0, replicas: [6, 7], reason: 'leaders' }]);
+    apply(c, second);
+    expect(leaderCounts(c)).toEqual([2, 2, 2, 2, 2]);
+    expect(planMoves({ eligible: c.brokers, excluded: c.excluded, partitions: c.partitions, maxMoves: 1 })).toEqual([]);
+  });
+
   it('leaves alone a partition with a replica on a broker that is gone but not yet replaced', () => {
     const partitions = [{ topic: 't', partition: 0, replicas: [1, 9], moving: false }];
     expect(planMoves({ eligible: [1, 2, 3].map((id) => ({ id, zone: `z${id}` })), excluded: [], partitions, maxMoves: 5 })).toEqual([]);
