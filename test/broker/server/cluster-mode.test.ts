@@ -33,7 +33,8 @@ async function tickbus(args: string[]): Promise<{ code: number; stdout: string; 
 
 interface Status {
   controller: number | null;
-  brokers: { id: number; zone: string | null; endpoint: string | null; alive: boolean }[];
+  /** replicas/leaders: how many partition records name the broker as a replica / as the leader now. */
+  brokers: { id: number; zone: string | null; endpoint: string | null; alive: boolean; owners: string[]; replicas: number; leaders: number; draining: boolean }[];
 }
 
 async function clusterStatus(): Promise<Status> {
@@ -101,7 +102,11 @@ describe('cluster mode', () => {
 
   it('cluster status lists brokers and the controller, and still answers with a leader killed, which fails over', async () => {
     const before = await clusterStatus();
-    expect(before.brokers).toEqual([1, 2, 3].map((id) => ({ id, zone: `z${id}`, endpoint: cluster.broker(id).url, alive: true, owners: [cluster.broker(id).owners[0]!.url] })));
+    // orders (3 partitions, replication factor 3, one leader per broker) is the only topic: every broker
+    // holds a replica of each partition and leads one; nobody is draining.
+    expect(before.brokers).toEqual(
+      [1, 2, 3].map((id) => ({ id, zone: `z${id}`, endpoint: cluster.broker(id).url, alive: true, owners: [cluster.broker(id).owners[0]!.url], replicas: 3, leaders: 1, draining: false })),
+    );
     expect([1, 2, 3]).toContain(before.controller);
 
     const p0 = (await partitionsFrom(cluster.bootstrapUrls[0]!, 'orders'))[0]!;
@@ -117,7 +122,13 @@ describe('cluster mode', () => {
     expect(after.endpoint).toBe(leaderOwnerUrl(after));
 
     const down = await clusterStatus();
-    expect(down.brokers.find((b) => b.id === victim)).toMatchObject({ alive: false });
+    // The dead broker keeps its replicas (no --replace-after-ms) but leads nothing; the leaderships are
+    // where metadata says they are.
+    const leadersNow = (await partitionsFrom(survivor, 'orders')).map((p) => p.leaderId);
+    expect(down.brokers.map((b) => ({ id: b.id, replicas: b.replicas, leaders: b.leaders, draining: b.draining }))).toEqual(
+      [1, 2, 3].map((id) => ({ id, replicas: 3, leaders: leadersNow.filter((l) => l === id).length, draining: false })),
+    );
+    expect(down.brokers.find((b) => b.id === victim)).toMatchObject({ alive: false, leaders: 0 });
     expect(down.brokers.filter((b) => b.alive).map((b) => b.id)).toEqual([1, 2, 3].filter((id) => id !== victim));
     expect(down.controller).not.toBe(victim);
     expect(down.controller).not.toBeNull();
