@@ -32,7 +32,7 @@ Options:
   --fsync-interval-ms N   interval of the 'interval' policy                               [50]
   --owners N        partition-owner threads                                                [min(2, cores)]
   --max-payload N   largest frame in bytes                                                 [4194304]
-  --test-hooks      enable test-only fault injection (POST /test/owners/:id/fault)
+  --test-hooks      enable test-only hooks: POST /test/owners/:id/fault, .../hold-restart, .../release-restart
 
 TLS (every endpoint becomes wss://; SIGHUP re-reads the files for new connections):
   --tls-cert FILE   PEM certificate chain

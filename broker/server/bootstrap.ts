@@ -23,6 +23,11 @@ export interface BootstrapHandlers {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** Present only with testHooks: POST /test/owners/:id/fault makes that owner throw. */
   injectOwnerFault?: (ownerId: number) => Promise<void>;
+  /**
+   * Present only with testHooks: POST /test/owners/:id/hold-restart holds that owner's next restart,
+   * POST /test/owners/:id/release-restart lets it go one step and answers where it was (Supervisor.holdRestart).
+   */
+  ownerRestartHold?: { hold: (ownerId: number) => void; release: (ownerId: number) => string | null };
   /** The ACL in force, read per request (it changes without a restart); absent or null when auth is off. */
   acl?: () => Acl | null;
 }
@@ -108,6 +113,25 @@ export class BootstrapServer {
           () => !aborted && res.cork(() => res.end('ok\n')),
           (err: unknown) => !aborted && res.cork(() => res.writeStatus('500 Internal Server Error').end(String(err))),
         );
+      });
+    }
+    const restartHold = handlers.ownerRestartHold;
+    if (restartHold) {
+      const answer = (res: HttpResponse, fn: () => string): void => {
+        try {
+          res.end(`${fn()}\n`);
+        } catch (err) {
+          res.writeStatus('500 Internal Server Error').end(String(err));
+        }
+      };
+      app.post('/test/owners/:id/hold-restart', (res, req) => {
+        answer(res, () => {
+          restartHold.hold(Number(req.getParameter(0)));
+          return 'held';
+        });
+      });
+      app.post('/test/owners/:id/release-restart', (res, req) => {
+        answer(res, () => restartHold.release(Number(req.getParameter(0))) ?? 'none');
       });
     }
   }

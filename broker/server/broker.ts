@@ -110,7 +110,7 @@ export async function startBroker(partial: BrokerConfigInput = {}): Promise<Runn
       renderMetrics(supervisor.status(), supervisor.counterBuffers(), await supervisor.stats(MAX_LAG_SERIES), cluster?.metricsSource() ?? null),
     ...(config.testHooks ? { injectOwnerFault: async (id: number) => {
           await supervisor.injectFault(id);
-        } } : {}),
+        }, ownerRestartHold: { hold: (id: number) => supervisor.holdRestart(id), release: (id: number) => supervisor.releaseRestart(id) } } : {}),
   });
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   let port: number;

@@ -40,6 +40,17 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const RESTART_MIN_MS = 50;
 const RESTART_MAX_MS = 5_000;
 
+/**
+ * Where a held restart of an owner stands (test hook, config.testHooks): 'armed' until the owner exits,
+ * 'down' while its respawn waits, 'starting' from the respawn (the catalogue is read) until it is
+ * marked up. `resume` is what a release does next; null while nothing waits (armed, or starting
+ * before the new worker said ready).
+ */
+export interface HeldRestart {
+  at: 'armed' | 'down' | 'starting';
+  resume: (() => void) | null;
+}
+
 class OwnerHandle {
   worker: Worker | null = null;
   up = false;
@@ -54,6 +65,8 @@ class OwnerHandle {
   private readonly pending = new Map<number, Pending>();
   onReady: ((port: number) => void) | null = null;
   onStartFailed: ((e: TickbusError) => void) | null = null;
+  /** Test hook: this owner's next restart stops before its respawn and before it is marked up. */
+  held: HeldRestart | null = null;
 
   constructor(readonly id: number) {}
 
@@ -177,12 +190,18 @@ export class Supervisor {
       o.onStartFailed = reject;
       worker.on('message', (m: FromOwner) => {
         switch (m.type) {
-          case 'ready':
-            o.onReady?.(m.port);
-            o.onReady = null;
-            o.onStartFailed = null;
-            this.events.ownerReady?.(o.id);
+          case 'ready': {
+            const ready = (): void => {
+              o.onReady?.(m.port);
+              o.onReady = null;
+              o.onStartFailed = null;
+              this.events.ownerReady?.(o.id);
+            };
+            // A held restart stays 'starting' (open and delete still reach the worker) until released.
+            if (o.held?.at === 'starting' && !this.stopping) o.held.resume = ready;
+            else ready();
             return;
+          }
           case 'proposeIsr':
             this.events.proposeIsr?.(m);
             return;
@@ -217,14 +236,20 @@ export class Supervisor {
         const delay = o.backoffMs;
         o.backoffMs = Math.min(RESTART_MAX_MS, o.backoffMs * 2);
         o.restarts++;
-        logLine('owner restarting', { owner: o.id, exitCode: code, inMs: delay, restarts: o.restarts });
-        setTimeout(() => {
+        const respawn = (): void => {
           if (this.stopping) return;
           // Reuse the port so clients that cached the endpoint reconnect to the same place.
           this.spawn(o, o.port).catch((e: unknown) => {
             logLine('owner restart failed', { owner: o.id, error: String(e) });
           });
-        }, delay).unref();
+        };
+        if (o.held) {
+          logLine('owner restart held', { owner: o.id, exitCode: code, restarts: o.restarts });
+          o.held = { at: 'down', resume: respawn };
+          return;
+        }
+        logLine('owner restarting', { owner: o.id, exitCode: code, inMs: delay, restarts: o.restarts });
+        setTimeout(respawn, delay).unref();
       });
     });
   }
@@ -234,8 +259,44 @@ export class Supervisor {
     return this.request(ownerId, { type: 'injectFault' });
   }
 
+  /**
+   * Test hook: the owner's next restart waits at two points, each until releaseRestart: before its
+   * respawn (down: requests fail, the catalogue is read at the respawn) and before it is marked up
+   * (starting: it has read the catalogue, and topics created or deleted since are queued to it). The
+   * windows a timer would otherwise make a race of, held open as long as a test needs.
+   */
+  holdRestart(ownerId: number): void {
+    if (!this.config.testHooks) throw new TickbusError(ErrorCode.INVALID_REQUEST, 'test hooks are disabled');
+    const o = this.owners[ownerId];
+    if (!o) throw new TickbusError(ErrorCode.INVALID_REQUEST, `no owner ${ownerId}`);
+    o.held ??= { at: 'armed', resume: null };
+  }
+
+  /**
+   * Test hook: lets a held restart go on one step. Answers where it was: 'down' (it respawns now and has
+   * read the catalogue when this returns; it is 'starting' and held again when it says ready),
+   * 'starting' (it is up now, or as soon as it says ready), 'armed' (never went down: hold dropped),
+   * or null (nothing held).
+   */
+  releaseRestart(ownerId: number): HeldRestart['at'] | null {
+    const o = this.owners[ownerId];
+    if (!o) throw new TickbusError(ErrorCode.INVALID_REQUEST, `no owner ${ownerId}`);
+    const h = o.held;
+    if (!h) return null;
+    // Set before resuming: the respawn is held again 'starting'; a ready one goes up.
+    o.held = h.at === 'down' ? { at: 'starting', resume: null } : null;
+    h.resume?.();
+    return h.at;
+  }
+
   async stop(timeoutMs = 10_000): Promise<void> {
     this.stopping = true;
+    // An owner held starting would not take the shutdown request: let it be up first.
+    for (const o of this.owners) {
+      const h = o.held;
+      o.held = null;
+      if (h?.at === 'starting') h.resume?.();
+    }
     await Promise.all(
       this.owners.map(async (o) => {
         const w = o.worker;

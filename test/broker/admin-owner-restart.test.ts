@@ -28,11 +28,27 @@ async function until(cond: () => Promise<boolean>, what: string, timeoutMs = 15_
   }
 }
 
-/** Injects a fault into owner 0 and resolves as soon as the supervisor sees it down. */
+/**
+ * The broker's restart hold (--test-hooks): 'hold' makes owner 0's next restart wait before its respawn
+ * (down) and again before it is marked up (starting); each 'release' lets it go one step and answers
+ * where it was. The windows stay open as long as the test needs, however slow the machine.
+ */
+async function restartHook(b: BrokerProcess, step: 'hold' | 'release'): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${b.port}/test/owners/0/${step}-restart`, { method: 'POST' });
+  const body = (await res.text()).trim();
+  expect(res.status, body).toBe(200);
+  return body;
+}
+
+/** Holds owner 0's restart, injects a fault and resolves once it has exited and waits, held, to respawn. */
 async function takeOwner0Down(b: BrokerProcess): Promise<void> {
+  expect(await restartHook(b, 'hold')).toBe('held');
   const res = await fetch(`http://127.0.0.1:${b.port}/test/owners/0/fault`, { method: 'POST' });
   expect(res.status).toBe(200);
-  await until(async () => !(await health(b.port)).owners[0]!.up, 'owner 0 to go down', 10_000, 1);
+  await until(async () => {
+    const o = (await health(b.port)).owners[0]!;
+    return !o.up && o.restarts >= 1;
+  }, 'owner 0 to exit', 15_000, 1);
 }
 
 async function owner0Back(b: BrokerProcess, restarts: number): Promise<void> {
@@ -73,6 +89,8 @@ describe('topic admin while an owner restarts', () => {
 
     await takeOwner0Down(b);
     expect((await admin(b, { type: 'DeleteTopic', requestId: 0, name: 'reborn' })).type).toBe('MetadataResult');
+    expect(await restartHook(b, 'release')).toBe('down');
+    expect(await restartHook(b, 'release')).toBe('starting');
     await owner0Back(b, 1);
     const md2 = await createTopic(b.url, 'reborn', 4);
     for (const p of md2.topics[0]!.partitions.filter((x) => x.ownerId === 0)) {
@@ -89,42 +107,56 @@ describe('topic admin while an owner restarts', () => {
     broker = await startBroker({ args: ['--owners', '2', '--test-hooks'] });
     const b = broker;
     onTestFailed(() => console.log(`broker log:\n${b.stderr()}`));
-    // Topics to delete during the restart, one per slot of the loop below.
-    const SLOTS = 40;
-    for (let i = 0; i < SLOTS; i++) await createTopic(b.url, `gone-${i}`, 2);
+    // Both windows of a restart, each held open: 'down' (no worker; the respawn reads the catalogue) and
+    // 'starting' (respawned with the catalogue as it was; creates and deletes since are queued to it).
+    const PHASES = ['down', 'starting'] as const;
+    const N = 8;
+    for (const phase of PHASES) for (let i = 0; i < N; i++) await createTopic(b.url, `gone-${phase}-${i}`, 2);
 
     const c = await WireClient.open(b.url);
+    const createAndDelete = async (phase: (typeof PHASES)[number]): Promise<void> => {
+      const answers: Promise<Frame>[] = [];
+      for (let i = 0; i < N; i++) {
+        answers.push(c.request({ type: 'CreateTopic', requestId: 0, name: `born-${phase}-${i}`, partitions: 2, config: null }, 20_000));
+        answers.push(c.request({ type: 'DeleteTopic', requestId: 0, name: `gone-${phase}-${i}` }, 20_000));
+      }
+      for (const a of await Promise.all(answers)) expect(a.type).toBe('MetadataResult');
+      // Still held: what was asked went to the phase it is named for.
+      expect((await health(b.port)).owners[0]!.up).toBe(false);
+    };
+
     await takeOwner0Down(b);
-    // One create and one delete every few ms across the whole down → starting → up window.
-    const answers: Promise<Frame>[] = [];
-    let upSeen = -1;
-    for (let i = 0; i < SLOTS; i++) {
-      answers.push(c.request({ type: 'CreateTopic', requestId: 0, name: `born-${i}`, partitions: 2, config: null }, 20_000));
-      answers.push(c.request({ type: 'DeleteTopic', requestId: 0, name: `gone-${i}` }, 20_000));
-      await sleep(4);
-      if (upSeen < 0 && (await health(b.port)).owners[0]!.up) upSeen = i;
-    }
-    for (const a of await Promise.all(answers)) expect(a.type).toBe('MetadataResult');
+    await createAndDelete('down');
+    // Created while down, deleted while starting: in the catalogue the owner reads, then deleted on it.
+    expect((await c.request({ type: 'CreateTopic', requestId: 0, name: 'brief', partitions: 2, config: null }, 20_000)).type).toBe('MetadataResult');
+    expect(await restartHook(b, 'release')).toBe('down');
+    await createAndDelete('starting');
+    expect((await c.request({ type: 'DeleteTopic', requestId: 0, name: 'brief' }, 20_000)).type).toBe('MetadataResult');
+    expect(await restartHook(b, 'release')).toBe('starting');
     c.close();
     await owner0Back(b, 1);
-    // The window must have been covered: owner 0 came back while the loop ran.
-    expect(upSeen).toBeGreaterThan(0);
 
     const md = await metadata(b.url);
-    const owner0 = md.topics.find((t) => t.name === 'born-0')!.partitions.find((p) => p.ownerId === 0)!.endpoint;
+    const owner0 = md.topics.find((t) => t.name === 'born-down-0')!.partitions.find((p) => p.ownerId === 0)!.endpoint;
     const p = await WireClient.open(owner0);
     const wrong: string[] = [];
-    for (let i = 0; i < SLOTS; i++) {
-      const part = md.topics.find((t) => t.name === `born-${i}`)!.partitions.find((x) => x.ownerId === 0)!.partition;
-      const ack = await p.produce(`born-${i}`, part, [{ value: 'x' }]);
-      if (ack.type !== 'ProduceAck') wrong.push(`born-${i}: ${code(ack)}`);
-      // gone-i has the same partition layout as born-i only by chance; try both partitions.
+    const notServed = async (topic: string): Promise<void> => {
+      // The deleted topic's partitions were spread over both owners; owner 0 must know neither.
       for (const gp of [0, 1]) {
-        const g = await p.produce(`gone-${i}`, gp, [{ value: 'x' }]);
-        if (g.type === 'ProduceAck') wrong.push(`gone-${i}/${gp}: still served`);
-        else if (code(g) !== ErrorCode.UNKNOWN_TOPIC && code(g) !== ErrorCode.TOPIC_DELETED) wrong.push(`gone-${i}/${gp}: ${code(g)}`);
+        const g = await p.produce(topic, gp, [{ value: 'x' }]);
+        if (g.type === 'ProduceAck') wrong.push(`${topic}/${gp}: still served`);
+        else if (code(g) !== ErrorCode.UNKNOWN_TOPIC && code(g) !== ErrorCode.TOPIC_DELETED) wrong.push(`${topic}/${gp}: ${code(g)}`);
+      }
+    };
+    for (const phase of PHASES) {
+      for (let i = 0; i < N; i++) {
+        const part = md.topics.find((t) => t.name === `born-${phase}-${i}`)!.partitions.find((x) => x.ownerId === 0)!.partition;
+        const ack = await p.produce(`born-${phase}-${i}`, part, [{ value: 'x' }]);
+        if (ack.type !== 'ProduceAck') wrong.push(`born-${phase}-${i}: ${code(ack)}`);
+        await notServed(`gone-${phase}-${i}`);
       }
     }
+    await notServed('brief');
     p.close();
     expect(wrong).toEqual([]);
   }, 60_000);
