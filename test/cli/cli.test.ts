@@ -95,18 +95,27 @@ describe('tickbus CLI', () => {
       [['broker', '--cluster', 'etcd://127.0.0.1:2379', '--node-id=-1'], /--node-id must be an integer from 0/],
       [['broker', '--cluster', 'etcd://127.0.0.1:2379', '--node-id', '1', '--lease-ttl-ms', '10'], /--lease-ttl-ms must be an integer from 1000/],
       [['broker', '--cluster', 'etcd://127.0.0.1:2379', '--node-id', '1', '--cluster-name', 'a/b'], /--cluster-name must be/],
-      [['topics', 'create', 'x', '--partitions', '1', '--replication-factor', '0'], /--replication-factor must be an integer from 1 to 16/],
-      [['topics', 'create', 'x', '--partitions', '1', '--replication-factor', '2', '--min-insync', '3'], /--min-insync 3 cannot exceed --replication-factor 2/],
-      [['topics', 'describe', 'x', '--replication-factor', '2'], /go with topics create/],
+      // 0 is the wire's "broker default": the CLI must refuse it rather than pass it on. These name the test's
+      // broker, so a check that lets them through creates 'x' there (exit 0), not on whatever owns :7420.
+      [['topics', 'create', 'x', '--partitions', '1', '--replication-factor', '0', '--broker', broker.url], /--replication-factor must be an integer from 1 to 16, got 0/],
+      [['topics', 'create', 'x', '--partitions', '1', '--replication-factor=-1', '--broker', broker.url], /--replication-factor must be an integer from 1 to 16, got -1/],
+      [['topics', 'create', 'x', '--partitions', '1', '--replication-factor', '1.5', '--broker', broker.url], /--replication-factor must be an integer from 1 to 16, got 1\.5/],
+      [['topics', 'create', 'x', '--partitions', '1', '--min-insync', '0', '--broker', broker.url], /--min-insync must be an integer from 1 to 16, got 0/],
+      [['topics', 'create', 'x', '--partitions', '1', '--replication-factor', '2', '--min-insync', '3', '--broker', broker.url], /--min-insync 3 cannot exceed --replication-factor 2/],
+      [['topics', 'describe', 'x', '--replication-factor', '2', '--broker', broker.url], /go with topics create/],
       [['cluster', 'status'], /cluster status needs --cluster/],
       [['cluster', 'frob', '--cluster', 'etcd://127.0.0.1:2379'], /unknown cluster action 'frob'/],
       [['dev-cluster', '--brokers', '0'], /--brokers must be an integer from 1 to 9/],
     ];
     for (const [args, message] of cases) {
       const r = await tickbus(args);
-      expect({ args, code: r.code }).toEqual({ args, code: 2 });
-      expect(r.stderr).toMatch(message);
+      // All of it in one object, so a failure shows what the CLI printed for which arguments.
+      expect({ args, code: r.code, stdout: r.stdout, stderr: r.stderr }).toMatchObject({ args, code: 2, stdout: '', stderr: expect.stringMatching(message) as unknown });
     }
+    // None of them reached the broker.
+    const list = await tickbus(['topics', 'list', '--broker', broker.url]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).not.toContain('"x"');
   });
 
   it('reports an unknown topic with its error code', async () => {
