@@ -116,7 +116,8 @@ describe('tickbus CLI', () => {
     const list = await tickbus(['topics', 'list', '--broker', broker.url]);
     expect(list.code).toBe(0);
     expect(list.stdout).not.toContain('"x"');
-  });
+    // 17 CLI processes one after another: ~5 s here, several times that on a loaded machine.
+  }, 120_000);
 
   it('reports an unknown topic with its error code', async () => {
     const r = await tickbus(['topics', 'describe', 'nope', '--broker', broker.url]);
