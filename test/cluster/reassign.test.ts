@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterView } from '../../broker/control/cluster-view.js';
 import { EtcdClient } from '../../broker/control/etcd.js';
 import { isMoving, Keys, type PartitionRecord } from '../../broker/control/records.js';
@@ -64,6 +64,8 @@ async function bus(): Promise<Bus> {
 class Traffic {
   readonly acked: { value: string; partition: number; offset: number; sentAt: number; ms: number }[] = [];
   readonly failed: unknown[] = [];
+  /** Sends without an answer yet, by send index: their partition and send time (for the failure message). */
+  readonly pending = new Map<number, { partition: number; sentAt: number }>();
   private stopped = false;
   private readonly done: Promise<void>;
   constructor(
@@ -81,7 +83,9 @@ class Traffic {
       const value = `${this.prefix}-${i}-${pad}`;
       const partition = i % PARTITIONS;
       const sentAt = performance.now();
-      const p = this.b.send(TOPIC, [{ value }], { acks: 'all', partition }).then(
+      this.pending.set(i, { partition, sentAt });
+      const id = i;
+      const p = this.b.send(TOPIC, [{ value }], { acks: 'all', partition }).finally(() => this.pending.delete(id)).then(
         (acks) => {
           this.acked.push({ value, partition, offset: acks[0]!.offset, sentAt, ms: performance.now() - sentAt });
         },
@@ -99,6 +103,22 @@ class Traffic {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.done;
+  }
+  /** Sends nothing more, without waiting for the answers (after a failed test: they may take deliveryTimeoutMs). */
+  halt(): void {
+    this.stopped = true;
+  }
+  /** Per partition: acked, waiting, and the age of the oldest waiting send. */
+  describe(): string {
+    const now = performance.now();
+    const parts = [];
+    for (let p = 0; p < PARTITIONS; p++) {
+      const waiting = [...this.pending.values()].filter((w) => w.partition === p).map((w) => w.sentAt);
+      const oldest = waiting.length > 0 ? Math.round(now - Math.min(...waiting)) : 0;
+      parts.push(`p${p}: acked ${this.acked.filter((a) => a.partition === p).length}, waiting ${waiting.length} (oldest ${oldest} ms)`);
+    }
+    const last = this.failed.at(-1);
+    return `${this.prefix}: ${parts.join('; ')}; failed ${this.failed.length}${last === undefined ? '' : ` (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`}`;
   }
   /** p50/p99/max of the acks sent within [from, to) (performance.now() times). */
   latency(from = 0, to = Infinity): { n: number; p50: number; p99: number; max: number } {
@@ -146,6 +166,44 @@ function expectExactlyOnce(traffic: Traffic[], log: Map<number, { offset: number
   expect(total).toBe(acked.length);
 }
 
+/**
+ * What the cluster looked like when a wait ran out: each partition's record (leader, epoch, replicas, ISR,
+ * move), the live brokers, the traffic per partition, the producers' counters and each broker's last log lines.
+ */
+async function clusterState(traffic: readonly Traffic[]): Promise<string> {
+  const lines: string[] = [];
+  try {
+    const v = await view();
+    lines.push(`brokers registered: [${[...v.brokers.keys()].join(',')}]; drains: [${[...v.drains.keys()].join(',')}]; reassign requests: ${v.reassignRequests.size}`);
+    for (const { value: p } of v.partitionsOf(TOPIC)) {
+      const move = isMoving(p) ? ` adding [${(p.addingReplicas ?? []).join(',')}] removing [${(p.removingReplicas ?? []).join(',')}]` : '';
+      lines.push(`${TOPIC}/${p.partition}: leader ${p.leader} epoch ${p.leaderEpoch} replicas [${p.replicas.join(',')}] isr [${p.isr.join(',')}]${move}`);
+    }
+  } catch (err) {
+    lines.push(`cluster records unreadable: ${String(err)}`);
+  }
+  for (const t of traffic) lines.push(t.describe());
+  for (const b of buses) lines.push(`producer ${b.producerId}: ${JSON.stringify(b.producerStats)}`);
+  const procs: [number, BrokerProcess][] = cluster.brokers.map((b, i) => [i + 1, b]);
+  if (fourth) procs.push([4, fourth]);
+  for (const [id, b] of procs) {
+    const log = b.stderr().trimEnd().split('\n');
+    // Owner restarts, lease losses and refused ISR changes first: they explain a stall; then the tail.
+    const notable = log.filter((l) => /restart|fenced|refused|failed|cannot|not in sync|Error/.test(l)).slice(-15);
+    lines.push(`--- broker ${id}: ${log.length} log lines; notable:\n${notable.join('\n')}\n--- broker ${id}, last 20 lines:\n${log.slice(-20).join('\n')}`);
+  }
+  return lines.join('\n');
+}
+
+/** eventually(), with the cluster's state in the error when the wait runs out. */
+async function waitFor(cond: () => Promise<boolean>, what: string, ms: number, traffic: readonly Traffic[]): Promise<void> {
+  try {
+    await eventually(cond, what, ms);
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${await clusterState(traffic)}`, { cause: err });
+  }
+}
+
 async function noMoves(what: string, ms = 45_000): Promise<void> {
   await eventually(async () => {
     const v = await view();
@@ -175,20 +233,25 @@ async function cli(...args: string[]): Promise<{ code: number; lines: Record<str
 
 describe('reassignment', () => {
   const traffic: Traffic[] = [];
+  // A test that failed mid-traffic must not leave its sends loading the cluster under the next one.
+  afterEach(() => {
+    for (const t of traffic) t.halt();
+  });
 
   it('adding a broker under acks=all traffic moves partitions to it; every acked record exactly once', async () => {
     const b = await bus();
     await b.admin.createTopic(TOPIC, { partitions: PARTITIONS, replicationFactor: 2, minInsync: 2 });
-    await eventually(async () => (await records()).every((p) => p.isr.length === 2), 'every ISR full');
+    await waitFor(async () => (await records()).every((p) => p.isr.length === 2), 'every ISR full', 15_000, []);
     // A backlog for the learners to copy under the throttle.
     const preload = new Traffic(b, 'pre', 32, 1_000);
-    await eventually(() => Promise.resolve(preload.acked.length >= 2_000), 'preload acked', 30_000);
-    await preload.stop();
     traffic.push(preload);
+    // Bounds: about 2 s here, about 18 s with the brokers stopped 90% of the time (SIGSTOP/SIGCONT cycles).
+    await waitFor(() => Promise.resolve(preload.acked.length >= 2_000), 'preload acked', 45_000, [preload]);
+    await preload.stop();
 
     const live = new Traffic(b, 'live');
     traffic.push(live);
-    await eventually(() => Promise.resolve(live.acked.length >= 200), 'traffic flowing');
+    await waitFor(() => Promise.resolve(live.acked.length >= 200), 'traffic flowing', 30_000, [live]);
     const before = live.latency();
     const moveStart = performance.now();
     // prettier-ignore
@@ -200,7 +263,7 @@ describe('reassignment', () => {
     await eventually(async () => (await records()).filter((p) => p.replicas.includes(4) && !isMoving(p)).length === 2, 'two replicas on broker 4', 45_000);
     await noMoves('the moves to finish');
     const moveEnd = performance.now();
-    await eventually(() => Promise.resolve(live.acked.length >= before.n + 200), 'traffic after the move');
+    await waitFor(() => Promise.resolve(live.acked.length >= before.n + 200), 'traffic after the move', 30_000, [live]);
     await live.stop();
 
     const recs = await records();
@@ -223,14 +286,14 @@ describe('reassignment', () => {
     const b = await bus();
     const live = new Traffic(b, 'drain');
     traffic.push(live);
-    await eventually(() => Promise.resolve(live.acked.length >= 100), 'traffic flowing');
+    await waitFor(() => Promise.resolve(live.acked.length >= 100), 'traffic flowing', 30_000, [live]);
     const held = (await records()).filter((p) => p.replicas.includes(4)).map((p) => p.partition);
     expect(held.length).toBeGreaterThan(0);
     const r = await cli('drain', '4', '--wait-ms', '60000');
     expect(r.code).toBe(0);
     expect(r.lines.at(-1)).toMatchObject({ event: 'drained', broker: 4, safeToStop: true });
     const n = live.acked.length;
-    await eventually(() => Promise.resolve(live.acked.length >= n + 100), 'traffic after the drain');
+    await waitFor(() => Promise.resolve(live.acked.length >= n + 100), 'traffic after the drain', 30_000, [live]);
     await live.stop();
     const recs = await records();
     for (const p of recs) {
