@@ -1,8 +1,9 @@
 // CI mode of the fault harness (issue 10): fixed-seed plans of one fault kind each against a real cluster
 // (etcd + 3 brokers behind the nemesis proxies), acks 'all', fsync 'always', RF 3, min.insync 2. The checker
 // must find nothing: no lost, unseen, duplicate or inconsistent record, no bad poll, no replica divergence.
-// Each scenario runs ~22 s of plan plus start and end (~35 s here); a failing seed replays with
-// `npm run faults -- --seed S --kinds K --minutes 0.37`. The soak (soak.ts) runs every kind at random.
+// Each scenario runs ~22 s of plan plus start and end (~25-40 s here, ~140 s for the file); a failing one
+// replays by running it again (the seed fixes the plan; the run's history and broker logs are in the temp
+// directory named in the failure). The soak (soak.ts) runs every kind at random.
 import { describe, expect, it } from 'vitest';
 import { summarize } from './checker.js';
 import { runFaults } from './driver.js';
