@@ -72,6 +72,10 @@ export class FollowerRole implements ReplicaRoleState {
   private leaderHw = -1;
   /** HelloOk seen on the current socket: Pings may go. */
   private helloDone = false;
+  /** The leader served our fetch on the current socket (no divergence left): our log end is its to count. */
+  private served = false;
+  /** When we last sent a ReplicaAck (monotonic ms). */
+  private lastAckMs = 0;
   private nextPing = 1;
   /** Replica reads waiting for our high watermark to reach their start: when each was first seen waiting. */
   private readonly waitingSince = new Map<Subscription, number>();
@@ -105,6 +109,7 @@ export class FollowerRole implements ReplicaRoleState {
     ws.binaryType = 'nodebuffer';
     this.ws = ws;
     this.helloDone = false;
+    this.served = false;
     this.connectTimer = setTimeout(() => ws.terminate(), CONNECT_TIMEOUT_MS);
     ws.on('open', () => {
       if (this.connectTimer) clearTimeout(this.connectTimer);
@@ -183,6 +188,7 @@ export class FollowerRole implements ReplicaRoleState {
       case 'ReplicaFetchOk':
         if (f.divergingEpoch === -1 && f.divergingEndOffset === -1) {
           this.retryMs = RETRY_MIN_MS;
+          this.served = true;
           this.commit(f.highWatermark);
           this.heard(f.highWatermark, now);
           return;
@@ -271,6 +277,11 @@ export class FollowerRole implements ReplicaRoleState {
   tick(now: number): void {
     const bound = this.ctx.config.cluster!.followerReadMaxLagMs;
     if (this.helloDone && now - this.lastHeardMs >= bound / 4) this.send({ type: 'Ping', nonce: this.nextPing++ });
+    // Our log end again, every half replicaLagTimeMs, even with nothing new: the leader re-adds a follower
+    // to the ISR only when it hears from it, and one proposal at a time, so a fetch that came while it was
+    // removing us was not considered. Removed below minInsync, nothing is appended, and without this we
+    // would never be heard again (Kafka followers fetch continuously; test/broker/owner/follower-rejoin.test.ts).
+    if (this.served && now - this.lastAckMs >= this.ctx.config.cluster!.replicaLagTimeMs / 2) this.ack();
     const p = this.p;
     if (p.subscriptions.size === 0) return;
     if (!this.servesReads(now)) {
@@ -311,6 +322,7 @@ export class FollowerRole implements ReplicaRoleState {
       return;
     }
     const send = (logEndOffset: number): void => {
+      this.lastAckMs = monotonicMs();
       this.send({ type: 'ReplicaAck', topic: this.p.topic, partition: this.p.partition, replicaId: this.nodeId, leaderEpoch: this.leaderEpoch, logEndOffset });
     };
     if (this.p.log.config.fsync !== 'always') return send(this.p.logEndOffset);
