@@ -50,6 +50,15 @@ function storageError(what: string, err: unknown): TickbusError {
   return new TickbusError(ErrorCode.STORAGE_ERROR, `${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }
 
+/** Where a scan found the first torn or corrupt batch. */
+export interface SegmentDamage {
+  /** Byte position of the bad batch (everything before it verified). */
+  position: number;
+  /** The offset that batch should have started at: the first offset lost. */
+  offset: number;
+  reason: string;
+}
+
 export interface RecoveryReport {
   /** Bytes cut from the end of the segment (torn write or corruption). */
   truncatedBytes: number;
@@ -250,12 +259,20 @@ export class Segment {
     return found;
   }
 
-  /** Whole batches from `position`: at most maxBytes, but always the first batch whole. */
+  /**
+   * Whole batches from `position`: at most maxBytes, but always the first batch whole. A first batch
+   * whose length is impossible (damage after open) throws STORAGE_ERROR: an empty answer would read as
+   * "nothing more yet" and leave a catch-up reader or a follower waiting for ever.
+   */
   readAt(position: number, maxBytes: number): Uint8Array {
     const avail = this.size - position;
     if (avail <= 0) return new Uint8Array(0);
+    if (avail < BATCH_HEADER_SIZE) throw new TickbusError(ErrorCode.STORAGE_ERROR, `torn batch header at ${position} in ${this.logPath}`);
     this.readExact(this.hdr, WALK_HEADER, position);
     const first = batchLength(this.hdr, 0);
+    if (first < BATCH_HEADER_SIZE || first > avail) {
+      throw new TickbusError(ErrorCode.STORAGE_ERROR, `batch at ${position} in ${this.logPath} claims ${first} bytes (${avail} left): the segment is damaged`);
+    }
     const want = Math.min(avail, Math.max(maxBytes, first));
     const buf = Buffer.allocUnsafe(want);
     this.readExact(buf, want, position);
@@ -331,12 +348,50 @@ export class Segment {
 
   /**
    * Verifies every batch (both CRCs, structure, contiguous offsets from baseOffset), cuts the file at
-   * the first one that is torn or corrupt, and rebuilds both indexes. Only the active segment needs
-   * this: sealed segments were fsynced before the next one was created.
+   * the first one that is torn or corrupt, and rebuilds both indexes. Always run on the active segment
+   * (a crash can tear its tail); sealed ones get verify() instead, when the log is opened with
+   * verifyOnOpen 'all'.
    */
   recover(): RecoveryReport | null {
-    this.resetIndexes();
+    const damage = this.scan();
     let report: RecoveryReport | null = null;
+    if (damage) {
+      report = { truncatedBytes: this.size - damage.position, reason: damage.reason };
+      this.cutFile(damage.position);
+    }
+    this.writeIndexes();
+    return report;
+  }
+
+  /**
+   * A sealed segment's check: the same scan as recover(), but nothing is cut here — the caller decides
+   * (a hole in a sealed segment ends the log there: every later segment goes too). `nextBase` is the
+   * next segment's base offset: a segment that verifies clean but ends short of it lost whole batches
+   * (a truncation on a batch boundary), which is damage at its end. Rebuilds the indexes from the scan.
+   */
+  verify(nextBase: number): SegmentDamage | null {
+    let damage = this.scan();
+    if (!damage && this.nextOffset !== nextBase) {
+      damage = { position: this.size, offset: this.nextOffset, reason: `segment ends at offset ${this.nextOffset} but the next one starts at ${nextBase} (batches missing)` };
+    }
+    if (!damage) {
+      // As seal() leaves it: the last time entry holds the newest append time.
+      if (this.maxTimeMs >= 0 && this.timeMs[this.timeMs.length - 1] !== this.maxTimeMs) {
+        this.timeMs.push(this.maxTimeMs);
+        this.timeRel.push(this.nextOffset - 1 - this.baseOffset);
+      }
+      this.writeIndexes();
+    }
+    return damage;
+  }
+
+  /**
+   * The CRC-checked scan shared by recover() and verify(): rebuilds the in-memory indexes and sets
+   * nextOffset from the good batches, and returns where the first bad one starts (null when all are
+   * good). Reads the file in 1 MiB chunks; changes nothing on disk.
+   */
+  private scan(): SegmentDamage | null {
+    this.resetIndexes();
     let buf = Buffer.allocUnsafe(SCAN_CHUNK);
     let bufStart = 0;
     let bufLen = 0;
@@ -347,6 +402,7 @@ export class Segment {
     };
     let pos = 0;
     let expected = this.baseOffset;
+    let damage: SegmentDamage | null = null;
     while (pos < this.size) {
       if (pos + BATCH_HEADER_SIZE > bufStart + bufLen) fill(pos, BATCH_HEADER_SIZE);
       let reason = '';
@@ -373,20 +429,22 @@ export class Segment {
           }
         }
       }
-      report = { truncatedBytes: this.size - pos, reason };
-      try {
-        fs.ftruncateSync(this.logFd, pos);
-        fs.fdatasyncSync(this.logFd);
-      } catch (err) {
-        throw storageError(`cannot truncate ${this.logPath}`, err);
-      }
-      syncLedger?.cut(this.logPath, pos);
-      this.size = pos;
+      damage = { position: pos, offset: expected, reason };
       break;
     }
     this.nextOffset = expected;
-    this.writeIndexes();
-    return report;
+    return damage;
+  }
+
+  private cutFile(position: number): void {
+    try {
+      fs.ftruncateSync(this.logFd, position);
+      fs.fdatasyncSync(this.logFd);
+    } catch (err) {
+      throw storageError(`cannot truncate ${this.logPath}`, err);
+    }
+    syncLedger?.cut(this.logPath, position);
+    this.size = position;
   }
 
   private resetIndexes(): void {

@@ -570,6 +570,59 @@ class TornTailCmd implements Cmd {
   }
 }
 
+/**
+ * Close, damage a SEALED segment (one byte flipped in a batch, or the file cut short), reopen: the log
+ * ends at the first damaged batch — the rest of that segment and every later one are gone, since records
+ * after a hole cannot be served without a gap — and appends go on from there.
+ */
+class SealedDamageCmd implements Cmd {
+  constructor(
+    readonly kind: 'flip' | 'truncate',
+    readonly segPick: number,
+    readonly pick: number,
+    readonly flipAt: number,
+    readonly xor: number,
+  ) {}
+  check(m: Model): boolean {
+    return m.segs.length > 1;
+  }
+  async run(m: Model, r: Real): Promise<void> {
+    r.log.close();
+    const i = this.segPick % (m.segs.length - 1);
+    const seg = m.segs[i]!;
+    const file = path.join(r.dir, segmentName(seg.base, '.log'));
+    let keep: number;
+    if (this.kind === 'truncate') {
+      const newSize = seg.size - 1 - (this.pick % seg.size);
+      fs.truncateSync(file, newSize);
+      let end = 0;
+      keep = 0;
+      while (keep < seg.batches.length && end + seg.batches[keep]!.len <= newSize) end += seg.batches[keep++]!.len;
+    } else {
+      keep = this.pick % seg.batches.length;
+      const at = seg.batches.slice(0, keep).reduce((n, b) => n + b.len, 0) + (this.flipAt % seg.batches[keep]!.len);
+      const fd = fs.openSync(file, 'r+');
+      const one = Buffer.alloc(1);
+      fs.readSync(fd, one, 0, 1, at);
+      one[0] = one[0]! ^ this.xor;
+      fs.writeSync(fd, one, 0, 1, at);
+      fs.closeSync(fd);
+    }
+    m.segs.length = i + 1;
+    seg.batches.length = keep;
+    seg.size = seg.batches.reduce((n, b) => n + b.len, 0);
+    m.next = seg.base + seg.batches.reduce((n, b) => n + b.count, 0);
+    for (const p of m.producers) p.retired = true;
+    r.log = PartitionLog.open(r.dir, r.config);
+    expect(r.log.corruptionCut?.offset).toBe(m.next);
+    expect(r.log.corruptionCut?.file).toBe(file);
+    expectState(m, r);
+  }
+  toString(): string {
+    return `sealedDamage(${this.kind} seg#${this.segPick} #${this.pick}, at=${this.flipAt}, xor=${this.xor})`;
+  }
+}
+
 const appendArb: fc.Arbitrary<Cmd> = fc
   .record({
     records: recsArb,
@@ -630,6 +683,9 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
       garbage: fc.uint8Array({ minLength: 1, maxLength: 200 }),
     })
     .map((a) => new TornTailCmd(a.kind, a.pick, a.flipAt, a.xor, a.garbage)),
+  fc
+    .record({ kind: fc.constantFrom<SealedDamageCmd['kind']>('flip', 'truncate'), segPick: fc.nat(), pick: fc.nat(), flipAt: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) })
+    .map((a) => new SealedDamageCmd(a.kind, a.segPick, a.pick, a.flipAt, a.xor)),
 ];
 
 const configArb: fc.Arbitrary<Partial<LogConfig>> = fc.record({
@@ -653,10 +709,10 @@ function tempDir(): string {
 
 beforeAll(() => {
   tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tickbus-plog-'));
-  // Recovery logs a line per cut tail: expected here, and hundreds of them.
+  // Recovery logs a line per cut tail or damaged sealed segment: expected here, and hundreds of them.
   const write = process.stderr.write.bind(process.stderr);
   vi.spyOn(process.stderr, 'write').mockImplementation(((chunk: string | Uint8Array, ...rest: unknown[]) =>
-    typeof chunk === 'string' && chunk.startsWith('tickbus: log tail truncated') ? true : (write as (...a: unknown[]) => boolean)(chunk, ...rest)));
+    typeof chunk === 'string' && (chunk.startsWith('tickbus: log tail truncated') || chunk.startsWith('tickbus: DAMAGED SEALED SEGMENT')) ? true : (write as (...a: unknown[]) => boolean)(chunk, ...rest)));
 });
 afterEach(() => {
   for (const d of roots.splice(0)) fs.rmSync(d, { recursive: true, force: true });
@@ -671,7 +727,7 @@ const RUNS = Number(process.env.FC_RUNS ?? 150);
 const TIME_LIMIT_MS = Number(process.env.FC_TIME_MS ?? 20_000);
 
 describe('partition log against a model', () => {
-  it('agrees with the model over random appends, retries, reads, rolls, retention, reopens, crashes and torn tails', async () => {
+  it('agrees with the model over random appends, retries, reads, rolls, retention, reopens, crashes, torn tails and damaged sealed segments', async () => {
     const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
     await fc.assert(
       fc.asyncProperty(configArb, fc.commands(commandArbs, { maxCommands: 60, size: 'max' }), async (partial, cmds) => {
