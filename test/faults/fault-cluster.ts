@@ -71,11 +71,34 @@ export class FaultCluster {
         }
       }
       await Promise.all([...c.nodes.values()].filter((n) => n.member).map((n) => c.startNode(n.id)));
+      // Every member registered and a controller elected, as each broker sees it: a CreateTopic with
+      // replication factor 3 sent before that is refused (the receiving broker counts live brokers).
+      await c.waitForMembers(30_000);
     } catch (err) {
       await c.stop();
       throw err;
     }
     return c;
+  }
+
+  /** Until every member's /healthz lists every member and a controller (bounded). */
+  async waitForMembers(ms: number): Promise<void> {
+    const members = this.memberIds();
+    const end = Date.now() + ms;
+    for (;;) {
+      const seen = await Promise.all(
+        members.map(async (id) => {
+          const p = this.node(id).process;
+          if (!p) return false;
+          const r = await fetch(`http://127.0.0.1:${p.port}/healthz`).catch(() => null);
+          const h = r ? ((await r.json().catch(() => null)) as { cluster?: { brokers: number[]; controllerId: number | null } } | null) : null;
+          return h?.cluster !== undefined && members.every((m) => h.cluster!.brokers.includes(m)) && h.cluster.controllerId !== null;
+        }),
+      );
+      if (seen.every(Boolean)) return;
+      if (Date.now() > end) throw new Error(`brokers did not all see each other and a controller within ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   node(id: number): FaultNode {
