@@ -9,6 +9,8 @@ import {
   isFsyncPolicy,
   type LimitsConfig,
   type TlsConfig,
+  VERIFY_ON_OPEN,
+  type VerifyOnOpen,
 } from '../broker/config.js';
 import { logLine } from '../broker/logger.js';
 import { startBroker } from '../broker/server/broker.js';
@@ -30,6 +32,7 @@ Options:
   --data DIR        data directory                                                         [./data]
   --fsync P         default fsync policy of new topics: always | interval | os            [interval]
   --fsync-interval-ms N   interval of the 'interval' policy                               [50]
+  --verify-on-open W      CRC-check at start: all segments | only the active one (docs/log.md) [all]
   --owners N        partition-owner threads                                                [min(2, cores)]
   --max-payload N   largest frame in bytes                                                 [4194304]
   --test-hooks      enable test-only hooks: POST /test/owners/:id/fault, .../hold-restart, .../release-restart
@@ -151,6 +154,7 @@ export async function brokerCommand(argv: string[]): Promise<number> {
       data: { type: 'string' },
       fsync: { type: 'string' },
       'fsync-interval-ms': { type: 'string' },
+      'verify-on-open': { type: 'string' },
       owners: { type: 'string' },
       'owner-base-port': { type: 'string' },
       'max-payload': { type: 'string' },
@@ -190,6 +194,11 @@ export async function brokerCommand(argv: string[]): Promise<number> {
   if (data) partial.dataDir = data;
   if (fsync) partial.fsync = fsync;
   if (values['fsync-interval-ms'] !== undefined) partial.fsyncIntervalMs = intOption(values, 'fsync-interval-ms', 50, 1, 60_000);
+  const verify = str(values, 'verify-on-open');
+  if (verify !== undefined) {
+    if (!(VERIFY_ON_OPEN as readonly string[]).includes(verify)) throw new UsageError(`--verify-on-open must be all or active, got '${verify}'`);
+    partial.verifyOnOpen = verify as VerifyOnOpen;
+  }
   if (values['owner-base-port'] !== undefined) partial.ownerBasePort = intOption(values, 'owner-base-port', 0, 0, 65535);
   if (values.owners !== undefined) partial.owners = intOption(values, 'owners', 1, 1, 64);
   if (values['max-payload'] !== undefined) partial.maxPayloadLength = intOption(values, 'max-payload', 0, 1024);

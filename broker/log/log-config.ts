@@ -14,6 +14,15 @@ export function isFsyncPolicy(v: unknown): v is FsyncPolicy {
   return (FSYNC_POLICIES as readonly unknown[]).includes(v);
 }
 
+/**
+ * How much of a partition log PartitionLog.open() verifies (a broker option, not a topic's). 'all': every batch of every segment, CRCs included (~40 ms per
+ * 64 MiB segment here, ~0.65 s per GiB: docs/log.md "Recovery on open"); 'active': only the active
+ * segment, trusting sealed ones because they were fsynced when sealed — damage to them on disk then goes
+ * unnoticed until a read trips on it.
+ */
+export const VERIFY_ON_OPEN = ['all', 'active'] as const;
+export type VerifyOnOpen = (typeof VERIFY_ON_OPEN)[number];
+
 export interface LogConfig {
   /** always: fdatasync before any ack; interval: at most fsyncIntervalMs after an append; os: at roll and close. */
   fsync: FsyncPolicy;

@@ -24,21 +24,12 @@ import {
 } from '../../schemas/record-batch.js';
 import { wallClockMs } from '../clock.js';
 import { logLine } from '../logger.js';
-import { type LogConfig, validateLogConfig } from './log-config.js';
+import { type LogConfig, validateLogConfig, VERIFY_ON_OPEN, type VerifyOnOpen } from './log-config.js';
 import { APPEND, ProducerState } from './producer-state.js';
 import { Segment } from './segment.js';
 import { syncLedger } from './sync-ledger.js';
 
-export { type FsyncPolicy, type LogConfig, DEFAULT_LOG_CONFIG, validateLogConfig } from './log-config.js';
-
-/**
- * How much of the log open() verifies. 'all': every batch of every segment, CRCs included (~40 ms per
- * 64 MiB segment here, ~0.65 s per GiB: docs/log.md "Recovery on open"); 'active': only the active
- * segment, trusting sealed ones because they were fsynced when sealed — damage to them on disk then goes
- * unnoticed until a read trips on it.
- */
-export const VERIFY_ON_OPEN = ['all', 'active'] as const;
-export type VerifyOnOpen = (typeof VERIFY_ON_OPEN)[number];
+export { type FsyncPolicy, type LogConfig, DEFAULT_LOG_CONFIG, validateLogConfig, VERIFY_ON_OPEN, type VerifyOnOpen } from './log-config.js';
 
 export interface OpenOptions {
   verifyOnOpen: VerifyOnOpen;

@@ -33,6 +33,11 @@ const SLOTS = {
   isrExpands: { name: 'tickbus_isr_expands_total', help: 'ISR expansions proposed by partition leaders on this broker (a follower caught up)', kind: 'counter' },
   replicaTruncations: { name: 'tickbus_replica_truncations_total', help: 'Follower logs truncated to where they agree with the leader (KIP-101)', kind: 'counter' },
   replicatedBytes: { name: 'tickbus_replicated_bytes_total', help: 'Record batch bytes appended by followers on this broker', kind: 'counter' },
+  logCorruptionTruncations: {
+    name: 'tickbus_log_corruption_truncations_total',
+    help: 'Partition logs cut at open at a damaged sealed segment (records after it removed; a replica refetches them)',
+    kind: 'counter',
+  },
 } as const satisfies Record<string, SlotSpec>;
 
 export type CounterName = keyof typeof SLOTS;

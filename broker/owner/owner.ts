@@ -83,7 +83,9 @@ export class Owner {
       undefined,
       quotas,
     );
-    this.registry = new PartitionRegistry(config.dataDir, config.tls ? this.endpoint : app, config.cluster !== null);
+    this.registry = new PartitionRegistry(config.dataDir, config.tls ? this.endpoint : app, config.cluster !== null, { verifyOnOpen: config.verifyOnOpen }, () =>
+      this.counters.add(Counter.logCorruptionTruncations),
+    );
     this.edge = new Edge<ConnState>(app, {
       limits: config,
       connectionLimits: config.limits,

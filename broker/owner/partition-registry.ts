@@ -5,7 +5,7 @@
 import type { Publisher } from '../tls/endpoint-app.js';
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
 import { claimPartitionDir } from '../log/partition-incarnation.js';
-import { PartitionLog } from '../log/partition-log.js';
+import { type OpenOptions, PartitionLog } from '../log/partition-log.js';
 import { logLine } from '../logger.js';
 import { partitionDir } from '../metadata/topic-store.js';
 import type { OwnedTopic } from './messages.js';
@@ -34,6 +34,10 @@ export class PartitionRegistry {
      * And each partition directory records its topic's incarnation (partition-incarnation.ts).
      */
     private readonly replicated = false,
+    /** How much of each log open() verifies (BrokerConfig.verifyOnOpen). */
+    private readonly openOptions: Partial<OpenOptions> = {},
+    /** Called once per log that open() cut at a damaged sealed segment (the owner counts it). */
+    private readonly onCorruptionCut: () => void = () => undefined,
   ) {}
 
   /**
@@ -61,7 +65,8 @@ export class PartitionRegistry {
         // Cluster mode: the name may have been deleted and created again while this broker was down;
         // a directory of another incarnation is set aside here, never opened as this one.
         if (this.replicated && claimPartitionDir(dir, t.id) === 'replaced') logLine('partition of a deleted incarnation set aside', { partition: `${t.name}/${p}`, topicId: t.id });
-        const log = PartitionLog.open(dir, t.config);
+        const log = PartitionLog.open(dir, t.config, this.openOptions);
+        if (log.corruptionCut) this.onCorruptionCut();
         const part = new Partition(t.name, t.id, p, log, this.app, this.replicated ? log.logStartOffset : log.nextOffset);
         opened.push(part);
       }
