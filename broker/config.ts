@@ -20,7 +20,7 @@ export interface BrokerConfig {
   fsync: FsyncPolicy;
   fsyncIntervalMs: number;
   /**
-   * How much of each partition log is CRC-checked when it opens: 'all' segments (~0.65 s per GiB here;
+   * How much of each partition log is CRC-checked when it opens: 'all' segments (~0.75 s per GiB from the page cache here;
    * damage anywhere is found and cut) or only the 'active' one (sealed segments trusted). docs/log.md.
    */
   verifyOnOpen: VerifyOnOpen;

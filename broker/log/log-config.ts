@@ -16,7 +16,7 @@ export function isFsyncPolicy(v: unknown): v is FsyncPolicy {
 
 /**
  * How much of a partition log PartitionLog.open() verifies (a broker option, not a topic's). 'all': every batch of every segment, CRCs included (~40 ms per
- * 64 MiB segment here, ~0.65 s per GiB: docs/log.md "Recovery on open"); 'active': only the active
+ * 64 MiB segment here, ~0.75 s per GiB from the page cache: docs/log.md "Recovery on open"); 'active': only the active
  * segment, trusting sealed ones because they were fsynced when sealed — damage to them on disk then goes
  * unnoticed until a read trips on it.
  */
