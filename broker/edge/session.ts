@@ -11,6 +11,8 @@ import { monotonicMs } from '../clock.js';
 import { Admission, type AdmissionLimits } from '../limits/admission.js';
 import { logLine } from '../logger.js';
 import type { Authenticated, Authenticator } from '../security/authenticator.js';
+import { DeferredInput } from '../tls/deferred-input.js';
+import { isTlsApp } from '../tls/endpoint-app.js';
 import { uws } from '../uws.js';
 
 /** WebSocket close codes the broker uses (RFC 6455 §7.4.1), in one place. */
@@ -97,6 +99,10 @@ export class Edge<S extends Session> {
   private readonly verifying = new Map<S, QueuedFrames>();
   /** Per session: the Hello deadline until it is verified, then the credential's expiry. */
   private readonly authTimers = new Map<S, NodeJS.Timeout>();
+  /** Frames of TLS connections, served after uSockets' read callback (why: tls/deferred-input.ts). */
+  private readonly tlsInput = new DeferredInput<S>((s, message, isBinary) => this.onMessage(s, message, isBinary));
+  /** Sessions the broker itself ended (reject, closeAll): any other close is logged when abnormal. */
+  private readonly endedByBroker = new WeakSet<S>();
 
   constructor(
     app: TemplatedApp,
@@ -113,6 +119,7 @@ export class Edge<S extends Session> {
   attach(app: TemplatedApp): void {
     const { limits } = this.opts;
     const opts = this.opts;
+    const tls = isTlsApp(app);
     app.ws<S>('/*', {
       // permessage-deflate stays off (uWS's default, stated here): a compression bomb inflates past every
       // frame limit, and compressing costs latency on the live path.
@@ -138,10 +145,24 @@ export class Edge<S extends Session> {
         const refused = this.admission.opened(s, Buffer.from(ws.getRemoteAddressAsText()).toString());
         if (refused) this.reject(s, refused, CloseCode.POLICY);
       },
-      message: (ws, message, isBinary) => this.onMessage(ws.getUserData(), message, isBinary),
+      message: (ws, message, isBinary) => {
+        if (tls) this.tlsInput.push(ws.getUserData(), message, isBinary);
+        else this.onMessage(ws.getUserData(), message, isBinary);
+      },
       drain: (ws) => opts.onDrain?.(ws.getUserData()),
-      close: (ws) => {
+      close: (ws, code, message) => {
         const s = ws.getUserData();
+        if (tls) {
+          // What the client sent before closing is served first, as without deferral; the socket cannot
+          // be written any more (uWS throws on a closed WebSocket), so answers are dropped.
+          s.ws = null;
+          this.tlsInput.flush();
+        }
+        // 1006 is uWS's "closed without a close frame": the peer vanished, or uWS/uSockets cut the socket
+        // (e.g. a TLS record that failed its MAC). Nothing else reports it.
+        if (code === 1006 && !this.endedByBroker.has(s)) {
+          logLine('connection dropped', { ...this.opts.logFields, conn: s.id, code, reason: Buffer.from(message).toString() || 'no close frame', tls });
+        }
         s.open = false;
         this.sessions.delete(s);
         this.admission.closed(s);
@@ -338,6 +359,7 @@ export class Edge<S extends Session> {
   reject(s: S, err: TickbusError, closeCode: CloseCode): void {
     logLine('connection rejected', { ...this.opts.logFields, conn: s.id, code: err.codeName, reason: err.message });
     this.sendError(s, err, 0);
+    this.endedByBroker.add(s);
     s.ws?.end(closeCode, err.codeName);
   }
 
@@ -353,10 +375,14 @@ export class Edge<S extends Session> {
   async closeAll(err: TickbusError, closeCode: CloseCode, graceMs: number): Promise<void> {
     for (const s of this.sessions) {
       this.sendError(s, err, 0);
+      this.endedByBroker.add(s);
       s.ws?.end(closeCode, err.codeName);
     }
     const deadline = monotonicMs() + graceMs;
     while (this.sessions.size > 0 && monotonicMs() < deadline) await new Promise((r) => setTimeout(r, 10));
-    for (const s of [...this.sessions]) s.ws?.close();
+    for (const s of [...this.sessions]) {
+      this.endedByBroker.add(s);
+      s.ws?.close();
+    }
   }
 }

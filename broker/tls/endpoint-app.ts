@@ -36,10 +36,19 @@ export function checkTlsFiles(tls: TlsConfig): void {
   }
 }
 
+// Apps made with SSLApp: their WebSocket frames are served after the read callback (tls/deferred-input.ts).
+const tlsApps = new WeakSet<TemplatedApp>();
+
+export function isTlsApp(app: TemplatedApp): boolean {
+  return tlsApps.has(app);
+}
+
 export function newApp(tls: TlsConfig | null): TemplatedApp {
   if (tls === null) return uws.App();
   // uWS reads the files itself; no ca_file_name: see TlsConfig.caFile.
-  return uws.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile });
+  const app = uws.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile });
+  tlsApps.add(app);
+  return app;
 }
 
 export class EndpointApp implements Publisher {
