@@ -43,6 +43,10 @@ export interface RunOptions {
   cooldownMs?: number;
   gapMs?: [number, number];
   paceMs?: number;
+  /** The topic's segment size (256 KiB when unset); smaller gives corrupt-segment sealed segments to hit in a short run. */
+  segmentBytes?: number;
+  /** More broker options (e.g. ['--verify-on-open', 'active'] to see what a fix changed). */
+  brokerArgs?: string[];
   /** Where the history (history.jsonl) and result go; a temp dir when unset. */
   outDir?: string;
   log?: (line: string) => void;
@@ -114,7 +118,7 @@ export async function runFaults(o: RunOptions): Promise<RunResult> {
   const failovers: Failover[] = [];
   const timeline = newTimeline();
   const h = new HistoryRecorder(new JsonLinesSink(historyPath));
-  const args = ['--replica-lag-ms', '1000', ...(mode.unclean ? ['--unclean-leader-election'] : [])];
+  const args = ['--replica-lag-ms', '1000', ...(mode.unclean ? ['--unclean-leader-election'] : []), ...(o.brokerArgs ?? [])];
   const cluster = await FaultCluster.start({ brokers, spares: o.kinds.includes('member-change') ? 1 : 0, leaseTtlMs, args, syncLedger: true });
   const ctx: NemesisContext = { cluster, topic: TOPIC, partitions };
   let workload: Workload | null = null;
@@ -126,7 +130,7 @@ export async function runFaults(o: RunOptions): Promise<RunResult> {
         partitions,
         replicationFactor: 3,
         minInsync: 2,
-        config: { fsync: mode.fsync, ...(mode.fsync === 'interval' ? { fsyncIntervalMs: 500 } : {}), segmentBytes: 256 * 1024 },
+        config: { fsync: mode.fsync, ...(mode.fsync === 'interval' ? { fsyncIntervalMs: 500 } : {}), segmentBytes: o.segmentBytes ?? 256 * 1024 },
       });
     } finally {
       await admin.close();
