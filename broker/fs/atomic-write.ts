@@ -25,7 +25,11 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   syncDir(path.dirname(file));
 }
 
-function syncDir(dir: string): void {
+/**
+ * Fsyncs a directory so the entries created, renamed or removed in it survive power loss: rename(2) and
+ * creat(2) change the directory, and the file's own fsync does not cover that.
+ */
+export function syncDir(dir: string): void {
   const fd = fs.openSync(dir, 'r');
   try {
     fs.fsyncSync(fd);

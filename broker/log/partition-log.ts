@@ -23,6 +23,7 @@ import {
   stampBatch,
 } from '../../schemas/record-batch.js';
 import { wallClockMs } from '../clock.js';
+import { syncDir } from '../fs/atomic-write.js';
 import { logLine } from '../logger.js';
 import { type LogConfig, validateLogConfig, VERIFY_ON_OPEN, type VerifyOnOpen } from './log-config.js';
 import { APPEND, ProducerState } from './producer-state.js';
@@ -118,7 +119,7 @@ export class PartitionLog {
       .sort((a, b) => a - b);
     if (bases.length === 0) {
       this.segments = [Segment.create(this.dir, 0)];
-      syncDir(this.dir);
+      syncPartitionDir(this.dir);
     } else {
       for (let i = 0; i < bases.length; i++) {
         // A segment about to be scanned skips loading its index files: the scan rebuilds them.
@@ -157,7 +158,7 @@ export class PartitionLog {
         gone.unlink();
       }
       seg.truncateAt(damage.position);
-      syncDir(this.dir);
+      syncPartitionDir(this.dir);
       this.corruptionCut = { file: seg.logPath, position: damage.position, offset: seg.nextOffset, bytesRemoved, segmentsRemoved: removed.length, reason: damage.reason };
       logLine('DAMAGED SEALED SEGMENT: log cut at the first bad batch, every later segment removed', { dir: this.dir, ...this.corruptionCut });
       return true;
@@ -296,7 +297,7 @@ export class PartitionLog {
     const position = offset <= seg.baseOffset || seg.isEmpty ? 0 : seg.positionOf(offset);
     seg.truncateAt(position);
     this.totalBytes -= before - seg.size;
-    syncDir(this.dir);
+    syncPartitionDir(this.dir);
     if (this.durableOffset > this.nextOffset) this.durableOffset = this.nextOffset;
     this.producers.clear();
     this.rebuildProducers();
@@ -339,7 +340,7 @@ export class PartitionLog {
     old.seal();
     if (this.durableOffset < old.nextOffset) this.durableOffset = old.nextOffset;
     const seg = Segment.create(this.dir, old.nextOffset);
-    syncDir(this.dir);
+    syncPartitionDir(this.dir);
     this.segments.push(seg);
     this.producers.saveSnapshot(this.dir, seg.baseOffset);
     this.applyRetention(nowMs);
@@ -584,13 +585,8 @@ export function discardPartitionDir(dir: string, stamp = Date.now()): boolean {
   return true;
 }
 
-function syncDir(dir: string): void {
+function syncPartitionDir(dir: string): void {
   // A new segment's directory entry must be durable too, or a crash can lose the whole file.
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  syncDir(dir);
   syncLedger?.dirSynced(dir);
 }

@@ -333,14 +333,7 @@ export class Segment {
    * follower's truncation to where its history agrees with the leader's.
    */
   truncateAt(position: number): void {
-    try {
-      fs.ftruncateSync(this.logFd, position);
-      fs.fdatasyncSync(this.logFd);
-    } catch (err) {
-      throw storageError(`cannot truncate ${this.logPath}`, err);
-    }
-    syncLedger?.cut(this.logPath, position);
-    this.size = position;
+    this.cutFile(position);
     this.recover();
   }
 
