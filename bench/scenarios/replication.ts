@@ -5,24 +5,16 @@
 // Produce at a fixed rate over the raw wire (the `tickbus` target's client half) and records
 // produce→ack and produce→deliver (a committed subscriber, so delivery waits for the high watermark too)
 // in HdrHistograms. The report is the percentiles and their ratio to the baseline; the goal is ≤ 2× at p99.
-import net from 'node:net';
-import path from 'node:path';
-import { BenchUsageError, ServerStartError, TargetError } from '../errors.js';
-import { repoRoot } from '../harness/entry-path.js';
+import { TargetError } from '../errors.js';
+import { startDevCluster } from '../harness/dev-cluster.js';
 import { type Histogram, newHistogram } from '../harness/latency-recorder.js';
 import { type Percentiles, percentiles } from '../harness/percentiles.js';
-import { makeTempDir, startChildServer } from '../servers/child-server.js';
-import { freePort } from '../servers/free-port.js';
+import { parseRateArgs, type RateOptions, runRateCli } from './rate-args.js';
 import { startTickbusServer, tickbusTarget } from '../targets/tickbus.js';
 import { WireConnection } from '../targets/tickbus-wire.js';
 import type { Acks, Endpoint } from '../targets/target.js';
 
-export interface ReplicationOptions {
-  rate: number;
-  durationMs: number;
-  warmupMs: number;
-  size: number;
-}
+export type ReplicationOptions = RateOptions;
 
 export interface ReplicationPoint {
   name: string;
@@ -44,19 +36,7 @@ p50/p99/p99.9 (µs) and the cluster's ratio to the single node.
 `;
 
 export function parseReplicationArgs(argv: string[]): ReplicationOptions | null {
-  const o: ReplicationOptions = { rate: 2_000, durationMs: 5_000, warmupMs: 1_000, size: 100 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '-h' || a === '--help') return null;
-    const v = Number(argv[++i]);
-    if (!Number.isFinite(v) || v <= 0) throw new BenchUsageError(`${a} needs a positive number, got '${String(argv[i])}'`);
-    if (a === '--rate') o.rate = Math.round(v);
-    else if (a === '--duration') o.durationMs = v * 1_000;
-    else if (a === '--warmup') o.warmupMs = v * 1_000;
-    else if (a === '--size') o.size = Math.max(8, Math.round(v));
-    else throw new BenchUsageError(`unknown option ${a}${USAGE}`);
-  }
-  return o;
+  return parseRateArgs(argv, { rate: 2_000, durationMs: 5_000, warmupMs: 1_000, size: 100 }, USAGE);
 }
 
 export const REPLICATION_USAGE = USAGE;
@@ -117,25 +97,6 @@ async function measure(ep: Endpoint, acks: Acks | 'all', o: ReplicationOptions):
   }
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** dev-cluster's ports: brokers at P, P+10, P+20 (owners after each), etcd at P+100 and P+101. */
-async function freeBasePort(): Promise<number> {
-  for (let i = 0; i < 20; i++) {
-    const base = (await freePort()) - 200;
-    if (base < 1024 || base + 101 > 65535) continue;
-    const ports = [0, 1, 10, 11, 20, 21, 100, 101].map((d) => base + d);
-    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
-  }
-  throw new ServerStartError('no free port range for a 3-broker dev-cluster');
-}
-
 async function clusterEndpoint(bootstrap: string, name: string): Promise<Endpoint> {
   const admin = await WireConnection.open(bootstrap, 'tickbus-bench-admin');
   try {
@@ -170,21 +131,9 @@ export async function runReplicationBench(o: ReplicationOptions, progress: (line
   }
 
   progress('3-broker cluster (dev-cluster), RF 3, min.insync 2, acks all');
-  const base = await freeBasePort();
-  const dir = makeTempDir('tickbus-bench-cluster-');
-  const cluster = await startChildServer<{ brokers: string[] }>({
-    name: 'tickbus dev-cluster',
-    command: process.execPath,
-    args: [path.join(repoRoot(), 'dist', 'cli', 'main.js'), 'dev-cluster', '--brokers', '3', '--base-port', String(base), '--data', dir],
-    tempDir: dir,
-    timeoutMs: 60_000,
-    ready: (out) => {
-      const line = out.split('\n').find((l) => l.startsWith('{"event":"ready"'));
-      return line ? (JSON.parse(line) as { brokers: string[] }) : null;
-    },
-  });
+  const cluster = await startDevCluster({ brokers: 3 });
   try {
-    const ep = await clusterEndpoint(cluster.info.brokers[0]!, 'bench-repl-all');
+    const ep = await clusterEndpoint(cluster.brokers[0]!.url, 'bench-repl-all');
     point('3-broker cluster, acks all', await measure(ep, 'all', o));
   } finally {
     // The brokers' log lines (ISR shrinks and expands, elections) explain a tail: ask for them with this.
@@ -212,22 +161,6 @@ export function replicationReport(points: ReplicationPoint[], o: ReplicationOpti
 }
 
 /** `tickbus bench replication ...` */
-export async function runReplicationCli(argv: string[]): Promise<number> {
-  let o: ReplicationOptions | null;
-  try {
-    o = parseReplicationArgs(argv);
-  } catch (err) {
-    if (err instanceof BenchUsageError) {
-      process.stderr.write(`tickbus bench replication: ${err.message.trimEnd()}\n`);
-      return 2;
-    }
-    throw err;
-  }
-  if (!o) {
-    process.stdout.write(USAGE.trimStart());
-    return 0;
-  }
-  const points = await runReplicationBench(o, (line) => process.stderr.write(`tickbus bench replication: ${line}\n`));
-  process.stdout.write(replicationReport(points, o));
-  return 0;
+export function runReplicationCli(argv: string[]): Promise<number> {
+  return runRateCli('replication', argv, { parse: parseReplicationArgs, usage: USAGE, run: runReplicationBench, report: replicationReport });
 }

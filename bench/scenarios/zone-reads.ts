@@ -9,17 +9,13 @@
 // A follower learns the HW from the leader's next frame after the commit (a batch, or the HW-only
 // Deliver the leader sends when its HW moves), so the extra delay is about one replication round trip.
 import { connect, type Bus, type Subscription } from '../../client/index.js';
-import { BenchUsageError, TargetError } from '../errors.js';
+import { TargetError } from '../errors.js';
 import { type DevBroker, startDevCluster } from '../harness/dev-cluster.js';
 import { type Histogram, newHistogram } from '../harness/latency-recorder.js';
 import { type Percentiles, percentiles } from '../harness/percentiles.js';
+import { parseRateArgs, type RateOptions, runRateCli } from './rate-args.js';
 
-export interface ZoneReadsOptions {
-  rate: number;
-  durationMs: number;
-  warmupMs: number;
-  size: number;
-}
+export type ZoneReadsOptions = RateOptions;
 
 export interface ZoneReadsResult {
   count: number;
@@ -51,19 +47,7 @@ in its zone (connect({ zone })). Prints produce→deliver p50/p99/p99.9 for both
 `;
 
 export function parseZoneReadsArgs(argv: string[]): ZoneReadsOptions | null {
-  const o: ZoneReadsOptions = { rate: 1_000, durationMs: 5_000, warmupMs: 1_000, size: 100 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '-h' || a === '--help') return null;
-    const v = Number(argv[++i]);
-    if (!Number.isFinite(v) || v <= 0) throw new BenchUsageError(`${a} needs a positive number, got '${String(argv[i])}'`);
-    if (a === '--rate') o.rate = Math.round(v);
-    else if (a === '--duration') o.durationMs = v * 1_000;
-    else if (a === '--warmup') o.warmupMs = v * 1_000;
-    else if (a === '--size') o.size = Math.max(8, Math.round(v));
-    else throw new BenchUsageError(`unknown option ${a}${USAGE}`);
-  }
-  return o;
+  return parseRateArgs(argv, { rate: 1_000, durationMs: 5_000, warmupMs: 1_000, size: 100 }, USAGE);
 }
 
 /** One /metrics gauge of partition 0 of `topic`, or null. */
@@ -218,22 +202,6 @@ export function zoneReadsReport(r: ZoneReadsResult, o: ZoneReadsOptions): string
 }
 
 /** `tickbus bench zone-reads ...` */
-export async function runZoneReadsCli(argv: string[]): Promise<number> {
-  let o: ZoneReadsOptions | null;
-  try {
-    o = parseZoneReadsArgs(argv);
-  } catch (err) {
-    if (err instanceof BenchUsageError) {
-      process.stderr.write(`tickbus bench zone-reads: ${err.message.trimEnd()}\n`);
-      return 2;
-    }
-    throw err;
-  }
-  if (!o) {
-    process.stdout.write(USAGE.trimStart());
-    return 0;
-  }
-  const r = await runZoneReadsBench(o, (line) => process.stderr.write(`tickbus bench zone-reads: ${line}\n`));
-  process.stdout.write(zoneReadsReport(r, o));
-  return 0;
+export function runZoneReadsCli(argv: string[]): Promise<number> {
+  return runRateCli('zone-reads', argv, { parse: parseZoneReadsArgs, usage: USAGE, run: runZoneReadsBench, report: zoneReadsReport });
 }
