@@ -2,47 +2,19 @@
 // and resubscribes on NOT_LEADER / FENCED_LEADER_EPOCH / a dropped owner / an offline partition,
 // isolation 'leader' told of truncation, several bootstrap URLs. Against the fake broker's moveLeader().
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Bus, type ConsumedRecord, connect, ErrorCode, type Subscription, TickbusError, type TruncationInfo, utf8 } from '../../client/index.js';
+import { describe, expect, it } from 'vitest';
+import { connect, ErrorCode, TickbusError, type TruncationInfo, utf8 } from '../../client/index.js';
 import { decodeBatches, encodeBatch } from '../../schemas/record-batch.js';
-import { BarrierTransport } from '../helpers/barrier-transport.js';
 import { BOOTSTRAP, FakeBroker, type MoveLeaderOptions } from './fake-broker.js';
+import { barrieredBusOnFakeBroker, busesClosedAfterEach, collect, until } from './sdk-fixture.js';
 
 const dec = new TextDecoder();
-let buses: Bus[] = [];
-afterEach(async () => {
-  await Promise.allSettled(buses.map((b) => b.close()));
-  buses = [];
-});
+const buses = busesClosedAfterEach();
 
-/** `barrier.barrier()`: everything the fake sent before has reached the SDK ("nothing more arrived" without a sleep). */
-async function setup(opts: Record<string, unknown> = {}, partitions = 2): Promise<{ broker: FakeBroker; bus: Bus; barrier: BarrierTransport }> {
-  const broker = new FakeBroker();
-  broker.createTopic('ticks', partitions);
-  const barrier = new BarrierTransport(broker);
-  const bus = await connect({ brokers: [BOOTSTRAP], transport: barrier, reconnect: { initialMs: 1, maxMs: 5 }, ...opts });
-  buses.push(bus);
-  return { broker, bus, barrier };
-}
+const setup = (opts: Record<string, unknown> = {}, partitions = 2): ReturnType<typeof barrieredBusOnFakeBroker> => barrieredBusOnFakeBroker(buses, opts, partitions);
 
 function logValues(broker: FakeBroker, p: number): string[] {
   return broker.partition('ticks', p).batches.flatMap((b) => decodeBatches(b).map((r) => dec.decode(r.value!)));
-}
-
-function collect(sub: Subscription): ConsumedRecord[] {
-  const out: ConsumedRecord[] = [];
-  sub.on('record', (r) => {
-    out.push(r);
-  });
-  return out;
-}
-
-async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
 }
 
 describe('leader epochs', () => {

@@ -5,9 +5,9 @@
 // once: none twice, none acknowledged and missing.
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Bus, connect } from '../../client/index.js';
-import { resolveOptions } from '../../client/options.js';
 import { type BrokerProcess, startBroker } from '../helpers/broker.js';
 import { endpoints, readAll } from '../helpers/wire-client.js';
+import { sdkMaxInFlight } from './sdk-fixture.js';
 
 const brokers: BrokerProcess[] = [];
 const buses: Bus[] = [];
@@ -15,22 +15,6 @@ afterEach(async () => {
   await Promise.allSettled(buses.splice(0).map((b) => b.close()));
   await Promise.allSettled(brokers.splice(0).map((b) => b.stop()));
 });
-
-/** The largest maxInFlight the SDK accepts. */
-function sdkMaxInFlight(): number {
-  let lo = 1;
-  let hi = 1 << 20;
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    try {
-      resolveOptions({ brokers: ['ws://127.0.0.1:1'], maxInFlight: mid });
-      lo = mid;
-    } catch {
-      hi = mid - 1;
-    }
-  }
-  return lo;
-}
 
 const PARTITIONS = 2;
 const KILLS = 3;

@@ -3,23 +3,13 @@
 // asks metadata again before it gives up, as subscriptions do: the send succeeds once the owner has it,
 // and fails with UNKNOWN_TOPIC only when metadata says the topic is gone. Found by
 // test/cluster/failover.test.ts (sends right after createTopic failed on a real cluster).
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Bus, connect, ErrorCode, TickbusError } from '../../client/index.js';
-import { BOOTSTRAP, FakeBroker } from './fake-broker.js';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, TickbusError } from '../../client/index.js';
+import { busesClosedAfterEach, busOnFakeBroker } from './sdk-fixture.js';
 
-let buses: Bus[] = [];
-afterEach(async () => {
-  await Promise.allSettled(buses.map((b) => b.close()));
-  buses = [];
-});
+const buses = busesClosedAfterEach();
 
-async function setup(): Promise<{ broker: FakeBroker; bus: Bus }> {
-  const broker = new FakeBroker();
-  broker.createTopic('ticks', 1);
-  const bus = await connect({ brokers: [BOOTSTRAP], transport: broker, reconnect: { initialMs: 1, maxMs: 5 } });
-  buses.push(bus);
-  return { broker, bus };
-}
+const setup = (): ReturnType<typeof busOnFakeBroker> => busOnFakeBroker(buses, {}, 1);
 
 const notOpenedYet = (): TickbusError => new TickbusError(ErrorCode.UNKNOWN_TOPIC, "topic 'ticks' does not exist on this owner: refresh metadata", { topic: 'ticks', partition: 0 });
 

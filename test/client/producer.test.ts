@@ -1,41 +1,15 @@
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Bus, connect, ErrorCode, TickbusError } from '../../client/index.js';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, TickbusError } from '../../client/index.js';
 import { batchBaseSequence, batchProducerId, batchRecordCount, decodeBatches } from '../../schemas/record-batch.js';
 import { BATCHES_PER_PRODUCER } from '../../broker/log/producer-state.js';
-import { resolveOptions } from '../../client/options.js';
-import { BOOTSTRAP, FakeBroker } from './fake-broker.js';
+import { FakeBroker } from './fake-broker.js';
+import { busesClosedAfterEach, busOnFakeBroker, sdkMaxInFlight } from './sdk-fixture.js';
 
 const dec = new TextDecoder();
-let buses: Bus[] = [];
-afterEach(async () => {
-  await Promise.allSettled(buses.map((b) => b.close()));
-  buses = [];
-});
+const buses = busesClosedAfterEach();
 
-async function setup(opts: Record<string, unknown> = {}, partitions = 3): Promise<{ broker: FakeBroker; bus: Bus }> {
-  const broker = new FakeBroker();
-  broker.createTopic('ticks', partitions);
-  const bus = await connect({ brokers: [BOOTSTRAP], transport: broker, reconnect: { initialMs: 1, maxMs: 5 }, ...opts });
-  buses.push(bus);
-  return { broker, bus };
-}
-
-/** The largest maxInFlight the SDK accepts. */
-function sdkMaxInFlight(): number {
-  let lo = 1;
-  let hi = 1 << 20;
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    try {
-      resolveOptions({ brokers: [BOOTSTRAP], maxInFlight: mid });
-      lo = mid;
-    } catch {
-      hi = mid - 1;
-    }
-  }
-  return lo;
-}
+const setup = (opts: Record<string, unknown> = {}, partitions = 3): ReturnType<typeof busOnFakeBroker> => busOnFakeBroker(buses, opts, partitions);
 
 function logValues(broker: FakeBroker, topic: string, p: number): string[] {
   return broker.partition(topic, p).batches.flatMap((b) => decodeBatches(b).map((r) => dec.decode(r.value!)));

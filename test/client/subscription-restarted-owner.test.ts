@@ -2,24 +2,13 @@
 // UNKNOWN_TOPIC "does not exist on this owner: refresh metadata". Found by the fault harness (test/faults,
 // kill -9 and restart of brokers): the subscription ended that partition for good. Metadata decides whether
 // the topic exists; the owner's answer alone only means "ask again".
-import { afterEach, expect, it } from 'vitest';
-import { type Bus, connect, ErrorCode, TickbusError, utf8 } from '../../client/index.js';
+import { expect, it } from 'vitest';
+import { connect, ErrorCode, TickbusError, utf8 } from '../../client/index.js';
 import { BarrierTransport } from '../helpers/barrier-transport.js';
 import { BOOTSTRAP, FakeBroker } from './fake-broker.js';
+import { busesClosedAfterEach, until } from './sdk-fixture.js';
 
-let buses: Bus[] = [];
-afterEach(async () => {
-  await Promise.allSettled(buses.map((b) => b.close()));
-  buses = [];
-});
-
-async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+const buses = busesClosedAfterEach();
 
 it("a Subscribe an owner refuses with UNKNOWN_TOPIC is tried again while metadata still has the topic", async () => {
   const broker = new FakeBroker();

@@ -1,42 +1,13 @@
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Bus, connect, type ConsumedRecord, ErrorCode, json, type Subscription, TickbusError, utf8 } from '../../client/index.js';
+import { describe, expect, it } from 'vitest';
+import { type ConsumedRecord, ErrorCode, json, TickbusError, utf8 } from '../../client/index.js';
 import { decodeBatches, encodeBatch } from '../../schemas/record-batch.js';
-import { BarrierTransport } from '../helpers/barrier-transport.js';
-import { BOOTSTRAP, FakeBroker } from './fake-broker.js';
+import { FakeBroker } from './fake-broker.js';
+import { barrieredBusOnFakeBroker, busesClosedAfterEach, collect, until } from './sdk-fixture.js';
 
-let buses: Bus[] = [];
-afterEach(async () => {
-  await Promise.allSettled(buses.map((b) => b.close()));
-  buses = [];
-});
+const buses = busesClosedAfterEach();
 
-/** `barrier.barrier()` resolves once everything the fake sent before has reached the SDK, and everything the SDK sent has reached the fake. */
-async function setup(opts: Record<string, unknown> = {}, partitions = 3): Promise<{ broker: FakeBroker; bus: Bus; barrier: BarrierTransport }> {
-  const broker = new FakeBroker();
-  broker.createTopic('ticks', partitions);
-  const barrier = new BarrierTransport(broker);
-  const bus = await connect({ brokers: [BOOTSTRAP], transport: barrier, reconnect: { initialMs: 1, maxMs: 5 }, ...opts });
-  buses.push(bus);
-  return { broker, bus, barrier };
-}
-
-/** Collects records through the callback form. */
-function collect(sub: Subscription): ConsumedRecord[] {
-  const out: ConsumedRecord[] = [];
-  sub.on('record', (r) => {
-    out.push(r);
-  });
-  return out;
-}
-
-async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+const setup = (opts: Record<string, unknown> = {}, partitions = 3): ReturnType<typeof barrieredBusOnFakeBroker> => barrieredBusOnFakeBroker(buses, opts, partitions);
 
 const values = (rs: ConsumedRecord[], p?: number): string[] => rs.filter((r) => p === undefined || r.partition === p).map((r) => utf8(r.value));
 

@@ -2,13 +2,14 @@
 // replica in the client's zone (Subscribe.fromReplica), else from the leader; a replica that stops, goes
 // stale or refuses hands the partition to the leader or another in-zone replica, gap-free and
 // duplicate-free. The choice itself (readTarget) is a pure function, tested first.
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Bus, type ConsumedRecord, connect, type Subscription } from '../../client/index.js';
+import { describe, expect, it } from 'vitest';
+import { type Bus, type ConsumedRecord, connect } from '../../client/index.js';
 import type { PartitionMeta } from '../../client/internal.js';
 import { readTarget } from '../../client/replica-choice.js';
 import { BarrierTransport } from '../helpers/barrier-transport.js';
 import { BOOTSTRAP, FakeBroker } from './fake-broker.js';
 import { replicaUrl, ZoneReplicas } from './zone-replicas.js';
+import { busesClosedAfterEach, collect, until } from './sdk-fixture.js';
 
 const dec = new TextDecoder();
 
@@ -58,11 +59,7 @@ describe('readTarget: which copy a committed read goes to', () => {
   });
 });
 
-let buses: Bus[] = [];
-afterEach(async () => {
-  await Promise.allSettled(buses.map((b) => b.close()));
-  buses = [];
-});
+const buses = busesClosedAfterEach();
 
 async function setup(zones: string[], opts: Record<string, unknown> = {}): Promise<{ broker: FakeBroker; replicas: ZoneReplicas; bus: Bus; producer: Bus; barrier: BarrierTransport }> {
   const broker = new FakeBroker();
@@ -73,22 +70,6 @@ async function setup(zones: string[], opts: Record<string, unknown> = {}): Promi
   const producer = await connect({ brokers: [BOOTSTRAP], transport: broker });
   buses.push(bus, producer);
   return { broker, replicas, bus, producer, barrier };
-}
-
-function collect(sub: Subscription): ConsumedRecord[] {
-  const out: ConsumedRecord[] = [];
-  sub.on('record', (r) => {
-    out.push(r);
-  });
-  return out;
-}
-
-async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
 }
 
 async function produce(b: Bus, from: number, n: number): Promise<void> {
