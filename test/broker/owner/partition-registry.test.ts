@@ -3,40 +3,18 @@
 // directories record the topic id, and those of another incarnation are set aside, never read as the new
 // topic. The same incarnation, and directories from before ids were recorded, keep their records.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_LOG_CONFIG } from '../../../broker/log/log-config.js';
 import { claimPartitionDir, readTopicId, TOPIC_ID_FILE } from '../../../broker/log/partition-incarnation.js';
 import { PartitionLog } from '../../../broker/log/partition-log.js';
 import { partitionDir } from '../../../broker/metadata/topic-store.js';
 import type { OwnedTopic } from '../../../broker/owner/messages.js';
 import { PartitionRegistry } from '../../../broker/owner/partition-registry.js';
-import { closeApp, uws } from '../../../broker/uws.js';
 import { encodeBatch } from '../../../schemas/record-batch.js';
+import { registryFixture } from './registry-fixture.js';
 
-// The partitions publish through one app (no one subscribes). numSubscribers() needs a WebSocket route.
-const app = uws.App();
-app.ws('/*', {});
-afterAll(() => closeApp(app));
-
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0).reverse()) c();
-});
-
-function dataDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickbus-registry-'));
-  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** An owner's registry; closed (logs fsynced and closed) after the test unless closed before. */
-function registry(dir: string, cluster: boolean): PartitionRegistry {
-  const r = new PartitionRegistry(dir, app, cluster);
-  cleanups.push(() => r.closeAll(() => undefined));
-  return r;
-}
+const { dataDir, registry } = registryFixture('tickbus-registry-');
 
 const topic = (id: number, partitions = [0, 1]): OwnedTopic => ({ name: 'orders', id, partitionCount: 2, partitions, config: { ...DEFAULT_LOG_CONFIG, fsync: 'os' } });
 

@@ -3,32 +3,20 @@
 // the ones no longer listed (their subscribers get a retryable NOT_LEADER), keeping the others' records;
 // an empty list leaves the topic known (NOT_OWNER, retryable) rather than deleted.
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_LOG_CONFIG } from '../../../broker/log/log-config.js';
 import { partitionDir } from '../../../broker/metadata/topic-store.js';
 import type { OwnedTopic } from '../../../broker/owner/messages.js';
 import { PartitionRegistry } from '../../../broker/owner/partition-registry.js';
-import { closeApp, uws } from '../../../broker/uws.js';
 import { ErrorCode } from '../../../schemas/errors.js';
 import { encodeBatch } from '../../../schemas/record-batch.js';
+import { registryFixture } from './registry-fixture.js';
 
-const app = uws.App();
-app.ws('/*', {});
-afterAll(() => closeApp(app));
-
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0).reverse()) c();
-});
+const fixture = registryFixture('tickbus-reassign-registry-');
 
 function setup(): { dir: string; r: PartitionRegistry } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickbus-reassign-registry-'));
-  const r = new PartitionRegistry(dir, app, true);
-  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  cleanups.push(() => r.closeAll(() => undefined));
-  return { dir, r };
+  const dir = fixture.dataDir();
+  return { dir, r: fixture.registry(dir, true) };
 }
 
 const topic = (partitions: number[]): OwnedTopic => ({ name: 'orders', id: 3, partitionCount: 3, partitions, config: { ...DEFAULT_LOG_CONFIG, fsync: 'os' } });
