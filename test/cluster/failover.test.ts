@@ -14,7 +14,7 @@ import { encodeBatch } from '../../schemas/record-batch.js';
 import type { BrokerProcess } from '../helpers/broker.js';
 import { eventually, health, startCluster, type TestCluster } from '../helpers/cluster.js';
 import { WireClient } from '../helpers/wire-client.js';
-import { AcksAllProducer, logBytesBelow, partition0, partitionGauge, readCommitted, valueOf } from './harness.js';
+import { AcksAllProducer, logBytesBelow, partition0, partitionGauge, readCommitted, stopCluster, valueOf } from './harness.js';
 
 const LEASE_TTL_MS = 2_000;
 let cluster: TestCluster;
@@ -23,17 +23,7 @@ const buses: Bus[] = [];
 beforeAll(async () => {
   cluster = await startCluster({ brokers: 3, leaseTtlMs: LEASE_TTL_MS, args: ['--replica-lag-ms', '1000'] });
 }, 60_000);
-afterAll(async () => {
-  await Promise.allSettled(buses.map((b) => b.close()));
-  for (const b of (cluster as TestCluster | undefined)?.brokers ?? []) {
-    try {
-      process.kill(b.pid, 'SIGCONT');
-    } catch {
-      // not running
-    }
-  }
-  await (cluster as TestCluster | undefined)?.stop();
-}, 60_000);
+afterAll(() => stopCluster(cluster as TestCluster | undefined, buses), 60_000);
 
 /** Whether every thread of a process is stopped (state T), read from /proc. */
 function stoppedThreads(pid: number): boolean {

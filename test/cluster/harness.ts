@@ -1,7 +1,7 @@
 // What the cluster fault tests (and the failover-time script) share: an acks=all producer that keeps a
 // few sends in flight and records every acknowledgement in send order, who leads a partition according
 // to any broker still answering, a committed read-back of a whole partition, and the bytes of a
-// replica's log below an offset, read from its data dir.
+// replica's log below an offset, read from its data dir, and the teardown that continues paused brokers.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Bus, ConsumedRecord } from '../../client/index.js';
@@ -9,6 +9,7 @@ import type { PartitionInfoWire } from '../../schemas/frames.js';
 import { batchLastOffset, batchLength } from '../../schemas/record-batch.js';
 import { partitionDir } from '../../broker/metadata/topic-store.js';
 import type { BrokerProcess } from '../helpers/broker.js';
+import type { TestCluster } from '../helpers/cluster.js';
 import { metadata } from '../helpers/wire-client.js';
 
 const dec = new TextDecoder();
@@ -155,4 +156,21 @@ export async function partitionGauge(b: BrokerProcess, name: string, topic: stri
   const text = await r.text();
   const m = new RegExp(`^${name}\\{topic="${topic}",partition="${partition}"\\} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : null;
+}
+
+/**
+ * A cluster test's teardown: closes its buses, continues every broker (a test that failed mid-pause would
+ * leave one stopped, and a stopped process never exits on SIGTERM), then stops the cluster. `cluster` is
+ * undefined when beforeAll failed before starting it.
+ */
+export async function stopCluster(cluster: TestCluster | undefined, buses: Bus[]): Promise<void> {
+  await Promise.allSettled(buses.map((b) => b.close()));
+  for (const b of cluster?.brokers ?? []) {
+    try {
+      process.kill(b.pid, 'SIGCONT');
+    } catch {
+      // not running
+    }
+  }
+  await cluster?.stop();
 }

@@ -12,7 +12,7 @@ import { webSocketTransport } from '../../client/internal.js';
 import { BarrierTransport } from '../helpers/barrier-transport.js';
 import type { BrokerProcess } from '../helpers/broker.js';
 import { eventually, startCluster, type TestCluster } from '../helpers/cluster.js';
-import { partition0, valueOf } from './harness.js';
+import { partition0, stopCluster, valueOf } from './harness.js';
 
 /** A follower not caught up this long stops serving reads: short, so the quiet-leader case is quick. */
 const FOLLOWER_READ_MAX_LAG_MS = 600;
@@ -25,17 +25,7 @@ beforeAll(async () => {
   // the follower's own bound ends it.
   cluster = await startCluster({ brokers: 3, leaseTtlMs: LEASE_TTL_MS, args: ['--replica-lag-ms', '1000', '--follower-read-max-lag-ms', String(FOLLOWER_READ_MAX_LAG_MS)] });
 }, 60_000);
-afterAll(async () => {
-  await Promise.allSettled(buses.map((b) => b.close()));
-  for (const b of (cluster as TestCluster | undefined)?.brokers ?? []) {
-    try {
-      process.kill(b.pid, 'SIGCONT');
-    } catch {
-      // not running
-    }
-  }
-  await (cluster as TestCluster | undefined)?.stop();
-}, 60_000);
+afterAll(() => stopCluster(cluster as TestCluster | undefined, buses), 60_000);
 
 async function bus(opts: { zone?: string; transport?: BarrierTransport; clientId?: string } = {}): Promise<Bus> {
   const b = await connect({ brokers: cluster.bootstrapUrls, clientId: 'zone-reads-test', requestTimeoutMs: 2_000, connectTimeoutMs: 1_500, deliveryTimeoutMs: 30_000, reconnect: { initialMs: 20, maxMs: 250 }, ...opts });
