@@ -1,26 +1,15 @@
 // The `tickbus` CLI against a real broker process: topics, produce (stdin lines → JSON acks),
 // consume (JSON lines), and every command's --help.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BrokerProcess, CLI, startBroker } from '../helpers/broker.js';
+import { type CliResult, jsonLines as lines, runCli } from '../helpers/cli.js';
 
 const exec = promisify(execFile);
 let broker: BrokerProcess;
 
-async function tickbus(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  child.stdin.end(stdin ?? '');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? -1)));
-  clearTimeout(timer);
-  return { code, stdout, stderr };
-}
-const lines = (s: string): unknown[] => s.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
+const tickbus = (args: string[], stdin?: string): Promise<CliResult> => runCli(args, { stdin });
 
 beforeAll(async () => {
   broker = await startBroker();

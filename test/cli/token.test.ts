@@ -1,31 +1,21 @@
 // The CLI's client commands against a broker that requires a token: --token, or TICKBUS_TOKEN from the
 // environment, is sent in Hello; without one (or with a wrong one) the command fails with the typed
 // authentication error and exit code 1.
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../schemas/errors.js';
-import { type BrokerProcess, CLI, startBroker, tempDir } from '../helpers/broker.js';
+import { type BrokerProcess, startBroker, tempDir } from '../helpers/broker.js';
+import { type CliResult, jsonLines as lines, runCli } from '../helpers/cli.js';
 import { allow, authed, makeFixtures, TOKENS, writeAcls } from '../security/auth-fixtures.js';
 
 let broker: BrokerProcess;
 
 /** Runs `tickbus args` with `stdin`, and TICKBUS_TOKEN set to `envToken` or removed. */
-async function tickbus(args: string[], opts: { stdin?: string; envToken?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function tickbus(args: string[], opts: { stdin?: string; envToken?: string } = {}): Promise<CliResult> {
   const env = { ...process.env };
   delete env.TICKBUS_TOKEN;
   if (opts.envToken !== undefined) env.TICKBUS_TOKEN = opts.envToken;
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  child.stdin.end(opts.stdin ?? '');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? -1)));
-  clearTimeout(timer);
-  return { code, stdout, stderr };
+  return runCli(args, { stdin: opts.stdin, env });
 }
-const lines = (s: string): unknown[] => s.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
 
 beforeAll(async () => {
   const fx = makeFixtures(tempDir('tickbus-cli-token-'));
