@@ -78,20 +78,29 @@ async function exactly(got: ConsumedRecord[], n: number, barrier: BarrierTranspo
   expect(got.map(valueOf)).toEqual(Array.from({ length: n }, (_, i) => `v${i}`));
 }
 
+/**
+ * A topic with 50 records and a consumer in its follower's zone reading from the start, once it has all 50
+ * and the follower (not the leader) serves it.
+ */
+async function followerServedConsumer(admin: Bus, topic: string): Promise<{ leader: BrokerProcess; follower: BrokerProcess; barrier: BarrierTransport; sub: Subscription; got: ConsumedRecord[] }> {
+  const { leader, follower, followerId } = await replicatedTopic(admin, topic);
+  await produce(admin, topic, 0, 50);
+  const barrier = new BarrierTransport(webSocketTransport);
+  const consumer = await bus({ zone: `z${followerId}`, transport: barrier, clientId: CONSUMER });
+  const sub = consumer.subscribe(topic, { from: 'earliest' });
+  const got = collect(sub);
+  await received(got, 50, 'from the follower');
+  // The broker side: the follower serves the subscription, the leader does not.
+  await eventually(() => serves(follower, topic), 'the follower to serve the consumer');
+  expect(await serves(leader, topic)).toBe(false);
+  return { leader, follower, barrier, sub, got };
+}
+
 describe('zone-aware reads on a 3-broker cluster', () => {
   it('a zone-tagged consumer is served by its zone\'s follower, and moves to the leader when the leader goes quiet past the bound', async () => {
     const admin = await bus();
     const topic = 'zone-quiet';
-    const { leader, follower, followerId } = await replicatedTopic(admin, topic);
-    await produce(admin, topic, 0, 50);
-    const barrier = new BarrierTransport(webSocketTransport);
-    const consumer = await bus({ zone: `z${followerId}`, transport: barrier, clientId: CONSUMER });
-    const sub = consumer.subscribe(topic, { from: 'earliest' });
-    const got = collect(sub);
-    await received(got, 50, 'from the follower');
-    // The broker side: the follower serves the subscription, the leader does not.
-    await eventually(() => serves(follower, topic), 'the follower to serve the consumer');
-    expect(await serves(leader, topic)).toBe(false);
+    const { leader, follower, barrier, sub, got } = await followerServedConsumer(admin, topic);
     expect(sub.readsFrom(0)?.fromReplica).toBe(true);
 
     // The leader stops, for much less than its lease (no failover, which would end the read too). The
@@ -135,15 +144,7 @@ describe('zone-aware reads on a 3-broker cluster', () => {
   it('moves to the leader when its zone\'s follower is killed, gap-free and duplicate-free', async () => {
     const admin = await bus();
     const topic = 'zone-kill';
-    const { leader, follower, followerId } = await replicatedTopic(admin, topic);
-    await produce(admin, topic, 0, 50);
-    const barrier = new BarrierTransport(webSocketTransport);
-    const consumer = await bus({ zone: `z${followerId}`, transport: barrier, clientId: CONSUMER });
-    const sub = consumer.subscribe(topic, { from: 'earliest' });
-    const got = collect(sub);
-    await received(got, 50, 'from the follower');
-    await eventually(() => serves(follower, topic), 'the follower to serve the consumer');
-    expect(await serves(leader, topic)).toBe(false);
+    const { leader, follower, barrier, sub, got } = await followerServedConsumer(admin, topic);
 
     await follower.kill9();
     // acks 'all' goes on once the ISR drops the dead follower (replica lag 1 s); min.insync 2 still holds.
