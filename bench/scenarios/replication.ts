@@ -8,6 +8,7 @@
 import { TargetError } from '../errors.js';
 import { startDevCluster } from '../harness/dev-cluster.js';
 import { type Histogram, newHistogram } from '../harness/latency-recorder.js';
+import { sendPaced } from '../harness/paced-sender.js';
 import { type Percentiles, percentiles } from '../harness/percentiles.js';
 import { parseRateArgs, type RateOptions, runRateCli } from './rate-args.js';
 import { startTickbusServer, tickbusTarget } from '../targets/tickbus.js';
@@ -70,20 +71,7 @@ async function measure(ep: Endpoint, acks: Acks | 'all', o: ReplicationOptions):
     },
   });
   try {
-    const payload = new Uint8Array(o.size);
-    const view = new DataView(payload.buffer);
-    const start = performance.now();
-    let seq = 0;
-    while (seq < total) {
-      if (failure) throw failure;
-      const due = Math.min(total, Math.floor(((performance.now() - start) * o.rate) / 1_000) + 1);
-      for (; seq < due; seq++) {
-        view.setUint32(0, seq, true);
-        sentAt[seq] = performance.now();
-        pub.publish(payload, seq);
-      }
-      await new Promise((r) => setTimeout(r, 1));
-    }
+    await sendPaced({ rate: o.rate, size: o.size, sentAt, send: (payload, seq) => pub.publish(payload, seq), failure: () => failure });
     const end = performance.now() + 10_000;
     while ((acked < total || delivered < total) && performance.now() < end) {
       if (failure) throw failure;

@@ -12,6 +12,7 @@ import { connect, type Bus, type Subscription } from '../../client/index.js';
 import { TargetError } from '../errors.js';
 import { type DevBroker, startDevCluster } from '../harness/dev-cluster.js';
 import { type Histogram, newHistogram } from '../harness/latency-recorder.js';
+import { sendPaced } from '../harness/paced-sender.js';
 import { type Percentiles, percentiles } from '../harness/percentiles.js';
 import { parseRateArgs, type RateOptions, runRateCli } from './rate-args.js';
 
@@ -139,22 +140,17 @@ export async function runZoneReadsBench(o: ZoneReadsOptions, progress: (line: st
 
     progress(`sending ${total} messages at ${o.rate}/s with acks all`);
     let failure = null as Error | null;
-    const payload = new Uint8Array(o.size);
-    const view = new DataView(payload.buffer);
-    const start = performance.now();
-    let seq = 0;
-    while (seq < total) {
-      if (failure) throw failure;
-      const due = Math.min(total, Math.floor(((performance.now() - start) * o.rate) / 1_000) + 1);
-      for (; seq < due; seq++) {
-        view.setUint32(0, seq, true);
-        sentAt[seq] = performance.now();
+    await sendPaced({
+      rate: o.rate,
+      size: o.size,
+      sentAt,
+      send: (payload) => {
         producer.send(topic, [{ value: payload.slice() }], { partition: 0, acks: 'all' }).catch((err: unknown) => {
           failure ??= err instanceof Error ? err : new TargetError(String(err));
         });
-      }
-      await sleep(1);
-    }
+      },
+      failure: () => failure,
+    });
     await until(() => L.count() >= total && F.count() >= total, `both subscribers to receive ${total} records (leader ${L.count()}, follower ${F.count()})`, 15_000);
     sampling.on = false;
     await sampler;
