@@ -85,8 +85,14 @@ describe('subscribe', () => {
     for (let i = 0; i < N; i++) acks.push(p.produce('slow', 0, [{ key: String(i), value }]));
     await Promise.all(acks);
     await fast.waitFor(() => fast.delivered('slow', 0).length === N, 20_000);
-    const metrics = await (await fetch(`http://127.0.0.1:${broker.port}/metrics`)).text();
-    expect(Number(/tickbus_slow_consumer_moves_total (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
+    // The move is the owner's 50 ms sweep's decision: poll the counter (bounded) rather than read it once.
+    const moves = async (): Promise<number> => {
+      const metrics = await (await fetch(`http://127.0.0.1:${broker.port}/metrics`)).text();
+      return Number(/tickbus_slow_consumer_moves_total (\d+)/.exec(metrics)?.[1] ?? 0);
+    };
+    const deadline = Date.now() + 5_000;
+    while ((await moves()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await moves()).toBeGreaterThan(0);
 
     slow.ws.resume();
     await slow.waitFor(() => slow.delivered('slow', 0).length >= N, 20_000);
