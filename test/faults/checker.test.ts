@@ -192,6 +192,20 @@ describe('checker: one planted anomaly of each kind is caught with its records',
     expect(nowhere.examples['replica-divergence'][0]!.message).toBe('t/0 offset 2 (below HW 3) is missing on r1, r2');
   });
 
+  it('a replica outside the final ISR may lag below the HW, but what it holds must agree', () => {
+    const lagging = (hashes: string[]) => ({ type: 'replica-log' as const, topic: 't', partition: 0, replica: 'r3', highWatermark: 3, start: 0, hashes, inSync: false });
+    const base = history().replica('r1', 3, ['a', 'b', 'c']).replica('r2', 3, ['a', 'b', 'c']);
+    // Behind (its broker was down at the end): lag, not divergence.
+    expect(only(checkHistory([...base.events, { ...lagging(['a']), t: 99, wall: 0 }]))).toEqual({});
+    // Holding a different record: divergence even out of sync.
+    const forked = checkHistory([...base.events, { ...lagging(['a', 'X']), t: 99, wall: 0 }]);
+    expect(only(forked)).toEqual({ 'replica-divergence': 1 });
+    expect(forked.examples['replica-divergence'][0]!.message).toBe('t/0 offset 1 (below HW 3) differs across replicas');
+    // An in-sync replica that lacks a committed record is still divergence.
+    const short = checkHistory(history().replica('r1', 3, ['a', 'b', 'c']).replica('r2', 3, ['a']).events);
+    expect(only(short)).toEqual({ 'replica-divergence': 2 });
+  });
+
   it('replica logs may arrive in chunks', () => {
     const h = history().replica('r1', 4, ['a', 'b']).replica('r1', 4, ['c', 'd'], 2).replica('r2', 4, ['a', 'b', 'c', 'd']);
     expect(checkHistory(h.events).valid).toBe(true);

@@ -240,7 +240,10 @@ export async function runFaults(o: RunOptions): Promise<RunResult> {
           stops.push(`b${id}: no partition directory`);
           continue;
         }
-        const d = dumpReplica(dir, { topic: TOPIC, partition: p, replica: `b${id}`, highWatermark: hws[p]! });
+        // Only the final ISR must hold everything below the HW; a replica outside it (down, or catching up)
+        // may lag, but what it holds must agree.
+        const inSync = info?.isr?.includes(id) ?? true;
+        const d = dumpReplica(dir, { topic: TOPIC, partition: p, replica: `b${id}`, highWatermark: hws[p]!, inSync });
         for (const e of d.events) h.record(e);
         if (d.stop) stops.push(`b${id}: ${d.stop.reason} at ${d.stop.file}:${d.stop.position}`);
       }

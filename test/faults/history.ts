@@ -88,6 +88,12 @@ export interface ReplicaLog extends Stamp {
   highWatermark: number;
   start: number;
   hashes: string[];
+  /**
+   * false: the replica was not in the partition's ISR at the end (its broker was down, or it was still
+   * catching up). It may lack records below the HW — that is lag, not divergence — but a record it does
+   * hold must match the others. Absent: in sync.
+   */
+  inSync?: boolean;
 }
 
 export type HistoryEvent = SendInvoke | SendOk | SendFail | SendInfo | Poll | ConsumerSeek | FaultEvent | ReplicaLog;

@@ -19,6 +19,8 @@ export interface ReplicaDumpOptions {
   partition: number;
   replica: string;
   highWatermark: number;
+  /** In the ISR at the end (default true): see ReplicaLog.inSync. */
+  inSync?: boolean;
   /** Hashes per event, so no history line grows without bound. */
   chunk?: number;
 }
@@ -47,7 +49,16 @@ export function dumpReplica(dir: string, opts: ReplicaDumpOptions): ReplicaDump 
   let stop: ReplicaDump['stop'] = null;
   const emit = (): void => {
     if (hashes.length === 0) return;
-    events.push({ type: 'replica-log', topic: opts.topic, partition: opts.partition, replica: opts.replica, highWatermark: opts.highWatermark, start: next - hashes.length, hashes });
+    events.push({
+      type: 'replica-log',
+      topic: opts.topic,
+      partition: opts.partition,
+      replica: opts.replica,
+      highWatermark: opts.highWatermark,
+      start: next - hashes.length,
+      hashes,
+      ...(opts.inSync === false ? { inSync: false } : {}),
+    });
     hashes = [];
   };
 
