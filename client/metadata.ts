@@ -58,6 +58,16 @@ export function leaderEndpoint(topic: string, pm: PartitionMeta): string {
   });
 }
 
+/**
+ * Whether an owner's refusal of a produce or subscribe is retried after a metadata refresh: the
+ * retryable errors, and UNKNOWN_TOPIC, which from an owner can mean it has not opened a topic the
+ * cluster just created (or it restarted and was not told yet). The refresh asks the bootstrap broker,
+ * which fails the request for good if the topic is really gone (test/client/producer-unknown-topic.test.ts).
+ */
+export function retriedAfterRefresh(err: TickbusError): boolean {
+  return err.retryable || err.code === ErrorCode.UNKNOWN_TOPIC;
+}
+
 export type MetadataFetcher = (topics: string[]) => Promise<TopicInfoWire[]>;
 
 export class MetadataCache {

@@ -38,7 +38,7 @@ import {
 } from './batch-accumulator.js';
 import type { Connection } from './connection.js';
 import { ErrorCode, TickbusError } from './errors.js';
-import { leaderEndpoint, type MetadataCache, type TopicMeta } from './metadata.js';
+import { leaderEndpoint, type MetadataCache, retriedAfterRefresh, type TopicMeta } from './metadata.js';
 import type { ResolvedOptions } from './options.js';
 import type { OwnerLinks } from './owner-links.js';
 import { Partitioner } from './partitioner.js';
@@ -565,10 +565,8 @@ export class Producer {
     }
     const err = first.error!;
     const expired = Date.now() - first.createdAt >= this.opts.deliveryTimeoutMs;
-    // UNKNOWN_TOPIC from an owner can mean it has not opened a topic the cluster just created (or it
-    // restarted and was not told yet): nothing was written, and the retry asks metadata first, which
-    // fails the batches for good if the topic is really gone (test/client/producer-unknown-topic.test.ts).
-    const retryable = err.retryable || err.code === ErrorCode.UNKNOWN_TOPIC;
+    // UNKNOWN_TOPIC included (retriedAfterRefresh): nothing was written, and the retry asks metadata first.
+    const retryable = retriedAfterRefresh(err);
     if (retryable && !expired) {
       // Resend all of them as they were, before anything not yet sent.
       pl.queue.unshift(...failed);

@@ -47,6 +47,7 @@ import type { BusInternals, GroupMember } from './bus-internals.js';
 import type { Connection } from './connection.js';
 import { Emitter } from './emitter.js';
 import { ErrorCode, TickbusError } from './errors.js';
+import { retriedAfterRefresh } from './metadata.js';
 import type { ResolvedOptions } from './options.js';
 import { OwnerLinks } from './owner-links.js';
 import { readTarget, REPLICA_RETRY_MS } from './replica-choice.js';
@@ -636,9 +637,8 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
       this.scheduleResume();
       return;
     }
-    // UNKNOWN_TOPIC from an owner can mean it restarted and has not been told of the topic yet: resuming
-    // asks metadata first, which fails the partition for good if the topic is really gone.
-    if (err.retryable || err.code === ErrorCode.UNKNOWN_TOPIC) {
+    // UNKNOWN_TOPIC included (retriedAfterRefresh): resuming asks metadata first.
+    if (retriedAfterRefresh(err)) {
       c.state = 'pending';
       this.scheduleResume();
       return;
