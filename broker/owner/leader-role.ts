@@ -214,7 +214,11 @@ export class LeaderRole implements ReplicaRoleState {
     let n = 0;
     while (n < this.pending.length && this.pending[n]!.lastOffset < hw) n++;
     if (n === 0) return;
-    for (const a of this.pending.splice(0, n)) this.sendAck(a.conn, { ...a.ack, highWatermark: hw });
+    // Each pending ack is this request's own object (built in onProduce): updated in place, not copied.
+    for (const a of this.pending.splice(0, n)) {
+      a.ack.highWatermark = hw;
+      this.sendAck(a.conn, a.ack);
+    }
   }
 
   private sendAck(conn: ConnState, ack: FrameOf<'ProduceAck'>): void {
