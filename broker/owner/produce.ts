@@ -20,8 +20,9 @@ export function onProduce(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Produc
   if (leader !== null && f.acks === 'all') leader.checkAcksAll();
   // Quota: served, then throttled (the ack says how long to wait). Only a producer that ignores the hint
   // runs far enough into debt to be refused, and then only this request (retryable).
-  const quota = ctx.quotas.enabled ? ctx.quotas.of(conn.principal, monotonicMs())?.produce : null;
-  if (quota && quota.delayMs(monotonicMs()) > MAX_THROTTLE_MS) {
+  const now = ctx.quotas.enabled ? monotonicMs() : 0;
+  const quota = ctx.quotas.enabled ? ctx.quotas.of(conn.principal, now)?.produce : null;
+  if (quota && quota.delayMs(now) > MAX_THROTTLE_MS) {
     throw new TickbusError(
       ErrorCode.LIMIT_EXCEEDED,
       `principal '${conn.principal}' is over its produce quota by more than ${MAX_THROTTLE_MS} ms of its rate: wait for ProduceAck.throttleMs before sending`,
