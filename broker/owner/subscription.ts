@@ -132,7 +132,11 @@ export class Subscription {
   spendLiveCredit(bytes: number): void {
     this.credit -= bytes;
     // Over the consume quota: back to catch-up, which waits until the principal's balance recovers.
-    if (this.credit <= 0 || (this.consumeQuota(monotonicMs())?.take(bytes, monotonicMs()) ?? 0) > 0) this.leaveLive();
+    if (this.credit > 0) {
+      const now = monotonicMs();
+      if ((this.consumeQuota(now)?.take(bytes, now) ?? 0) === 0) return;
+    }
+    this.leaveLive();
   }
 
   /** Committed records not yet sent to this subscriber (a live one is sent each batch as it commits). */
