@@ -3,44 +3,20 @@
 // the follower acked its log end *when the fsync returned*, which included batches appended while the fsync
 // ran; after a power loss of every broker that follower, elected leader, no longer had acknowledged records.
 // Here the follower's fsyncs are held by hand, so the race is forced, not hoped for.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, expect, it } from 'vitest';
-import { resolveConfig } from '../../../broker/config.js';
+import { expect, it } from 'vitest';
 import type { PartitionLog } from '../../../broker/log/partition-log.js';
-import { Owner } from '../../../broker/owner/owner.js';
-import type { PartitionRegistry } from '../../../broker/owner/partition-registry.js';
-import { ErrorCode, TickbusError } from '../../../schemas/errors.js';
+import type { Owner } from '../../../broker/owner/owner.js';
 import type { Frame } from '../../../schemas/frames.js';
 import { decodeBatches, encodeBatch } from '../../../schemas/record-batch.js';
 import { until } from '../../helpers/until.js';
 import { WireClient } from '../../helpers/wire-client.js';
+import { ownerNodeFixture } from './owner-node-fixture.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-const TOPIC = { name: 't', id: 1, partitionCount: 1, partitions: [0], config: { fsync: 'always' as const } };
+const { ownerNode, onCleanup } = ownerNodeFixture('tickbus-fack');
 
 async function owner(id: number): Promise<{ owner: Owner; url: string; log: () => PartitionLog }> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `tickbus-fack-${id}-`));
-  const config = resolveConfig({
-    dataDir,
-    port: 0,
-    ownerBasePort: 0,
-    cluster: { etcd: ['http://127.0.0.1:1'], nodeId: id, replicaLagTimeMs: 5_000, ackTimeoutMs: 5_000 } as never,
-  });
-  const o = new Owner(0, config);
-  o.openTopic(TOPIC as never);
-  const port = await o.listen('127.0.0.1', 0);
-  cleanups.push(async () => {
-    await o.close(new TickbusError(ErrorCode.SHUTTING_DOWN, 'test over'));
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  });
-  const log = (): PartitionLog => (o as unknown as { registry: PartitionRegistry }).registry.partitionOf('t', 0).log;
-  return { owner: o, url: `ws://127.0.0.1:${port}/`, log };
+  const n = await ownerNode(id, { fsync: 'always', replicaLagTimeMs: 5_000 });
+  return { owner: n.owner, url: n.url, log: n.partitionLog };
 }
 
 const values = (log: PartitionLog): string[] => (log.nextOffset === 0 ? [] : decodeBatches(log.read(0, 1 << 20)).map((r) => new TextDecoder().decode(r.value!)));
@@ -52,7 +28,7 @@ it("a follower's ack under fsync 'always' covers only what its fsync covered, so
   a.owner.applyRoles([{ ...role, role: 'leader', leaderEpoch: 1, leaderId: 1, leaderEndpoint: '' }], { proposeIsr: () => undefined });
   b.owner.applyRoles([{ ...role, role: 'follower', leaderEpoch: 1, leaderId: 1, leaderEndpoint: a.url }], { proposeIsr: () => undefined });
   const c = await WireClient.open(a.url);
-  cleanups.push(() => c.close());
+  onCleanup(() => c.close());
   const produce = (value: string): Promise<Frame> =>
     c.request({ type: 'Produce', requestId: c.id(), topic: 't', partition: 0, acks: 'all', batch: encodeBatch([{ value }]), leaderEpoch: 1 });
   expect(await produce('x0')).toMatchObject({ type: 'ProduceAck', baseOffset: 0 });

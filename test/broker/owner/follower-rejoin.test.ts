@@ -6,47 +6,21 @@
 // under load (test/cluster/reassign.test.ts: preload never acked; failover.test.ts: the new leader never
 // acked) with the ISR at [leader] and the follower holding everything. Here the race is forced by hand: the
 // removal is held until the follower has fetched.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, expect, it } from 'vitest';
-import { resolveConfig } from '../../../broker/config.js';
+import { expect, it } from 'vitest';
 import { LeaderRole } from '../../../broker/owner/leader-role.js';
 import type { ReplicaRole } from '../../../broker/owner/messages.js';
-import { Owner } from '../../../broker/owner/owner.js';
-import type { PartitionRegistry } from '../../../broker/owner/partition-registry.js';
-import { ErrorCode, TickbusError } from '../../../schemas/errors.js';
+import { ErrorCode } from '../../../schemas/errors.js';
 import type { Frame } from '../../../schemas/frames.js';
 import { encodeBatch } from '../../../schemas/record-batch.js';
 import { until } from '../../helpers/until.js';
 import { WireClient } from '../../helpers/wire-client.js';
+import { type OwnerNode, ownerNodeFixture } from './owner-node-fixture.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const { ownerNode, onCleanup } = ownerNodeFixture('tickbus-rejoin');
 
-const TOPIC = { name: 't', id: 1, partitionCount: 1, partitions: [0], config: {} };
 const LAG_MS = 300;
 
-async function owner(id: number): Promise<{ owner: Owner; url: string; partition: () => { replica: unknown } }> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `tickbus-rejoin-${id}-`));
-  const config = resolveConfig({
-    dataDir,
-    port: 0,
-    ownerBasePort: 0,
-    cluster: { etcd: ['http://127.0.0.1:1'], nodeId: id, replicaLagTimeMs: LAG_MS, ackTimeoutMs: 5_000 } as never,
-  });
-  const o = new Owner(0, config);
-  o.openTopic(TOPIC as never);
-  const port = await o.listen('127.0.0.1', 0);
-  cleanups.push(async () => {
-    await o.close(new TickbusError(ErrorCode.SHUTTING_DOWN, 'test over'));
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  });
-  const partition = (): { replica: unknown } => (o as unknown as { registry: PartitionRegistry }).registry.partitionOf('t', 0);
-  return { owner: o, url: `ws://127.0.0.1:${port}/`, partition };
-}
+const owner = (id: number): Promise<OwnerNode> => ownerNode(id, { replicaLagTimeMs: LAG_MS });
 
 it('a follower that caught up while its removal was pending rejoins the ISR though nothing more is appended', async () => {
   const a = await owner(1);
@@ -71,7 +45,7 @@ it('a follower that caught up while its removal was pending rejoins the ISR thou
   // The removal commits: ISR [1], below minInsync 2. acks=all is refused; nothing will be appended.
   a.owner.applyRoles([leader([1])], hooks);
   const c = await WireClient.open(a.url);
-  cleanups.push(() => c.close());
+  onCleanup(() => c.close());
   const produce = (value: string): Promise<Frame> =>
     c.request({ type: 'Produce', requestId: c.id(), topic: 't', partition: 0, acks: 'all', batch: encodeBatch([{ value }]), leaderEpoch: 1 });
   expect(await produce('refused')).toMatchObject({ type: 'ErrorReply', code: ErrorCode.NOT_ENOUGH_REPLICAS });

@@ -2,24 +2,17 @@
 // the control plane would send given by hand: a follower copies the leader's bytes, acks=all waits for
 // it, a diverged log is truncated to where the new leader's history agrees (KIP-101/279), epochs fence
 // stale requests, and the leader proposes ISR changes. No etcd here: test/broker/control covers that.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { resolveConfig } from '../../../broker/config.js';
+import { describe, expect, it } from 'vitest';
 import type { ReplicaRole } from '../../../broker/owner/messages.js';
-import { Owner } from '../../../broker/owner/owner.js';
-import type { PartitionRegistry } from '../../../broker/owner/partition-registry.js';
-import { ErrorCode, TickbusError } from '../../../schemas/errors.js';
+import type { Owner } from '../../../broker/owner/owner.js';
+import { ErrorCode } from '../../../schemas/errors.js';
 import type { Frame } from '../../../schemas/frames.js';
 import { decodeBatches, encodeBatch } from '../../../schemas/record-batch.js';
 import { until } from '../../helpers/until.js';
 import { WireClient } from '../../helpers/wire-client.js';
+import { ownerNodeFixture } from './owner-node-fixture.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const { ownerNode, onCleanup } = ownerNodeFixture('tickbus-repl');
 
 interface Node {
   id: number;
@@ -30,28 +23,13 @@ interface Node {
   log(): Uint8Array;
 }
 
-const TOPIC = { name: 't', id: 1, partitionCount: 1, partitions: [0], config: { fsync: 'os' as const } };
-
 async function node(id: number, fsync: 'os' | 'always' = 'os'): Promise<Node> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `tickbus-repl-${id}-`));
-  const config = resolveConfig({
-    dataDir,
-    port: 0,
-    ownerBasePort: 0,
-    cluster: { etcd: ['http://127.0.0.1:1'], nodeId: id, replicaLagTimeMs: 300, ackTimeoutMs: 5_000 } as never,
-  });
-  const owner = new Owner(0, config);
-  owner.openTopic({ ...TOPIC, config: { ...TOPIC.config, fsync } } as never);
-  const port = await owner.listen('127.0.0.1', 0);
-  cleanups.push(async () => {
-    await owner.close(new TickbusError(ErrorCode.SHUTTING_DOWN, 'test over'));
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  });
+  const { owner, url, partitionLog } = await ownerNode(id, { fsync, replicaLagTimeMs: 300 });
   const proposals: number[][] = [];
   const n: Node = {
     id,
     owner,
-    url: `ws://127.0.0.1:${port}/`,
+    url,
     proposals,
     roles(r) {
       owner.applyRoles(
@@ -60,11 +38,10 @@ async function node(id: number, fsync: 'os' | 'always' = 'os'): Promise<Node> {
       );
     },
     log() {
-      const reg = (owner as unknown as { registry: PartitionRegistry }).registry;
-      const p = reg.partitionOf('t', 0);
+      const log = partitionLog();
       const parts: Uint8Array[] = [];
-      for (let off = p.log.logStartOffset; off < p.log.nextOffset; ) {
-        const b = p.log.read(off, 1 << 20);
+      for (let off = log.logStartOffset; off < log.nextOffset; ) {
+        const b = log.read(off, 1 << 20);
         parts.push(b.slice());
         const recs = decodeBatches(b);
         off = recs[recs.length - 1]!.offset + 1;
@@ -77,7 +54,7 @@ async function node(id: number, fsync: 'os' | 'always' = 'os'): Promise<Node> {
 
 async function client(url: string): Promise<WireClient> {
   const c = await WireClient.open(url);
-  cleanups.push(() => c.close());
+  onCleanup(() => c.close());
   return c;
 }
 
