@@ -45,6 +45,12 @@ class OwnerState {
     return again;
   }
   retry: NodeJS.Timeout | null = null;
+  /** Forgets the confirmed roles of `topic`'s partitions, except those in `keep`. */
+  forgetRoles(topic: string, keep: readonly number[] = []): void {
+    for (const key of [...this.sent.keys()]) {
+      if (key.startsWith(`${topic}/`) && !keep.includes(Number(key.slice(topic.length + 1)))) this.sent.delete(key);
+    }
+  }
 }
 
 export class ClusterCatalogue implements Catalogue {
@@ -220,13 +226,13 @@ export class ClusterCatalogue implements Catalogue {
         const none: OwnedTopic = { name, id, partitionCount: live.partitions, partitions: [], config: live.config };
         await this.supervisor.request(ownerId, { type: 'openTopic', topic: none });
         st.openedParts.set(name, '');
-        for (const key of [...st.sent.keys()]) if (key.startsWith(`${name}/`)) st.sent.delete(key);
+        st.forgetRoles(name);
         logLine('cluster: no replica of topic left on owner', { owner: ownerId, topic: name, id });
         continue;
       } else if (!want.has(name)) await this.supervisor.request(ownerId, { type: 'deleteTopic', name });
       st.opened.delete(name);
       st.openedParts.delete(name);
-      for (const key of [...st.sent.keys()]) if (key.startsWith(`${name}/`)) st.sent.delete(key);
+      st.forgetRoles(name);
       logLine('cluster: topic removed from owner', { owner: ownerId, topic: name, id });
     }
     for (const t of want.values()) {
@@ -237,9 +243,7 @@ export class ClusterCatalogue implements Catalogue {
       await this.supervisor.request(ownerId, { type: 'openTopic', topic: t });
       st.opened.set(t.name, t.id);
       st.openedParts.set(t.name, parts);
-      for (const key of [...st.sent.keys()]) {
-        if (key.startsWith(`${t.name}/`) && !t.partitions.includes(Number(key.slice(t.name.length + 1)))) st.sent.delete(key);
-      }
+      st.forgetRoles(t.name, t.partitions);
     }
 
     const ctx = this.roleContext(node);
