@@ -2,6 +2,7 @@
 // the option, thrown by connect() before any socket is opened.
 import { IDEMPOTENCE_WINDOW } from '../schemas/limits.js';
 import type { BackoffOptions } from './backoff.js';
+import type { TokenSource } from './connection.js';
 import { createWebSocketTransport, type TlsOptions, type Transport } from './transport.js';
 
 export interface ReconnectOptions extends BackoffOptions {
@@ -49,7 +50,7 @@ export interface ClientOptions {
    * Credential for a broker with authentication (docs/security.md): a static token or a JWT, or a
    * function returning one, called before every connection's Hello so a refreshed token is used.
    */
-  token?: string | (() => string | Promise<string>);
+  token?: TokenSource;
   /**
    * The client's zone (rack, availability zone), as brokers name theirs (`--zone`). A subscription with
    * isolation 'committed' then reads each partition from an in-sync replica in this zone when there is
@@ -77,7 +78,7 @@ export interface ResolvedOptions {
   reconnect: ReconnectOptions;
   checkCrcs: boolean;
   transport: Transport | null;
-  token: string | (() => string | Promise<string>) | null;
+  token: TokenSource | null;
   /** null: no zone, every read goes to the leader. */
   zone: string | null;
 }
@@ -216,9 +217,9 @@ export function resolveOptions(o: ClientOptions): ResolvedOptions {
   };
 }
 
-function checkToken(v: unknown): string | (() => string | Promise<string>) | null {
+function checkToken(v: unknown): TokenSource | null {
   if (v === undefined || v === null) return null;
-  if (typeof v === 'function') return v as () => string | Promise<string>;
+  if (typeof v === 'function') return v as TokenSource;
   if (typeof v !== 'string' || v === '') throw new TypeError(`token must be a non-empty string or a function returning one, got ${describe(v)}`);
   return v;
 }
