@@ -34,4 +34,10 @@ export function str(values: Record<string, unknown>, name: string): string | und
   return typeof v === 'string' ? v : undefined;
 }
 
-export const BROKER_OPTION = { broker: { type: 'string', default: 'ws://127.0.0.1:7420' } } as const satisfies Options;
+const DEFAULT_BROKER = 'ws://127.0.0.1:7420';
+export const BROKER_OPTION = { broker: { type: 'string', default: DEFAULT_BROKER } } as const satisfies Options;
+
+/** The --broker URL of a command that takes BROKER_OPTION. */
+export function brokerUrl(values: Record<string, unknown>): string {
+  return str(values, 'broker') ?? DEFAULT_BROKER;
+}

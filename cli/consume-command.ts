@@ -1,7 +1,7 @@
 // `tickbus consume TOPIC`: one JSON line per record; stops after --count records or when
 // --timeout-ms passes without a new record.
 import { connect, utf8 } from '../client/index.js';
-import { BROKER_OPTION, intOption, parse, str, UsageError } from './args.js';
+import { BROKER_OPTION, brokerUrl, intOption, parse, str, UsageError } from './args.js';
 import { TOKEN_OPTION, tokenOption, TOKEN_USAGE } from './auth-options.js';
 
 const USAGE = `
@@ -30,7 +30,7 @@ export async function consumeCommand(argv: string[]): Promise<number> {
   const timeoutMs = intOption(values, 'timeout-ms', 5000, 0);
   const partition = values.partition === undefined ? undefined : intOption(values, 'partition', 0, 0, 1023);
 
-  const bus = await connect({ brokers: [str(values, 'broker') ?? 'ws://127.0.0.1:7420'], clientId: 'tickbus-cli-consume', ...tokenOption(values) });
+  const bus = await connect({ brokers: [brokerUrl(values)], clientId: 'tickbus-cli-consume', ...tokenOption(values) });
   const sub = bus.subscribe(topic, partition === undefined ? { from } : { from, partitions: [partition] });
   let seen = 0;
   // Set by arm(), a closure: the cast keeps the compiler from narrowing it to null in `finally`.

@@ -1,7 +1,7 @@
 // `tickbus produce TOPIC`: one record per stdin line, acknowledged in order, one JSON line per ack.
 import readline from 'node:readline';
 import { connect, type SendOptions } from '../client/index.js';
-import { BROKER_OPTION, intOption, parse, str, UsageError } from './args.js';
+import { BROKER_OPTION, brokerUrl, intOption, parse, str, UsageError } from './args.js';
 import { TOKEN_OPTION, tokenOption, TOKEN_USAGE } from './auth-options.js';
 
 const USAGE = `
@@ -24,7 +24,7 @@ export async function produceCommand(argv: string[]): Promise<number> {
   const key = str(values, 'key');
   const partition = values.partition === undefined ? undefined : intOption(values, 'partition', 0, 0, 1023);
 
-  const bus = await connect({ brokers: [str(values, 'broker') ?? 'ws://127.0.0.1:7420'], clientId: 'tickbus-cli-produce', ...tokenOption(values) });
+  const bus = await connect({ brokers: [brokerUrl(values)], clientId: 'tickbus-cli-produce', ...tokenOption(values) });
   const inFlight: Promise<{ partition: number; offset: number }[]>[] = [];
   const drainOne = async (): Promise<void> => {
     const acked = await inFlight.shift()!;

@@ -1,6 +1,6 @@
 // `tickbus topics create|list|describe|delete`.
 import { connect, type TopicDescription } from '../client/index.js';
-import { BROKER_OPTION, intOption, parse, str, UsageError } from './args.js';
+import { BROKER_OPTION, brokerUrl, intOption, parse, str, UsageError } from './args.js';
 import { TOKEN_OPTION, tokenOption, TOKEN_USAGE } from './auth-options.js';
 
 const USAGE = `
@@ -66,7 +66,7 @@ export async function topicsCommand(argv: string[]): Promise<number> {
   const minInsync = intOption(values, 'min-insync', 0, 1, 16);
   if (action !== 'create' && (replicationFactor || minInsync)) throw new UsageError(`--replication-factor and --min-insync go with topics create\n${USAGE}`);
   if (replicationFactor && minInsync > replicationFactor) throw new UsageError(`--min-insync ${minInsync} cannot exceed --replication-factor ${replicationFactor}`);
-  const brokerUrl = str(values, 'broker') ?? 'ws://127.0.0.1:7420';
+  const broker = brokerUrl(values);
   const partitions = action === 'create' ? intOption(values, 'partitions', 1, 1, 1024) : 0;
   const config: Record<string, unknown> = {};
   const fsync = str(values, 'fsync');
@@ -75,7 +75,7 @@ export async function topicsCommand(argv: string[]): Promise<number> {
   if (values['retention-bytes'] !== undefined) config.retentionBytes = intOption(values, 'retention-bytes', -1, -1);
   if (values['segment-bytes'] !== undefined) config.segmentBytes = intOption(values, 'segment-bytes', 0, 1024);
 
-  const bus = await connect({ brokers: [brokerUrl], clientId: 'tickbus-cli', ...tokenOption(values) });
+  const bus = await connect({ brokers: [broker], clientId: 'tickbus-cli', ...tokenOption(values) });
   try {
     let out: unknown;
     switch (action) {
