@@ -9,7 +9,7 @@ import { type BalancerPartition, planMoves } from './balancer.js';
 import type { ClusterView, Versioned } from './cluster-view.js';
 import type { EtcdClient, Guard, Put } from './etcd.js';
 import { placeReplicas } from './placement.js';
-import { type CreateRequest, isMoving, type Keys, type PartitionRecord, type ReassignRequest, targetReplicas, type TopicRecord } from './records.js';
+import { type CreateRequest, isMoving, type Keys, originalReplicas, type PartitionRecord, type ReassignRequest, targetReplicas, type TopicRecord } from './records.js';
 
 export interface ControllerOptions {
   /** Elect an out-of-sync replica when no in-sync one is alive (loses committed records; off by default). */
@@ -162,7 +162,7 @@ export class Controller {
    * retryable NOT_LEADER and carry on. A reorder of the same replicas changes only the preference.
    */
   private withTarget(rec: PartitionRecord, target: number[]): PartitionRecord | null {
-    const base = rec.replicas.filter((r) => !(rec.addingReplicas ?? []).includes(r));
+    const base = originalReplicas(rec);
     const adding = target.filter((r) => !base.includes(r));
     const removing = base.filter((r) => !target.includes(r));
     const replicas = [...target, ...removing];

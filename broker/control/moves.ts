@@ -4,7 +4,7 @@
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
 import type { ClusterView } from './cluster-view.js';
 import type { EtcdClient } from './etcd.js';
-import { type DrainRecord, isMoving, type Keys, type ReassignRequest, targetReplicas } from './records.js';
+import { type DrainRecord, isMoving, type Keys, originalReplicas, type ReassignRequest, targetReplicas } from './records.js';
 
 /**
  * A plan as `tickbus cluster reassign --plan` takes it: `{ "partitions": [{ "topic", "partition",
@@ -80,10 +80,9 @@ export function movesInProgress(view: ClusterView): MoveStatus[] {
   for (const rec of view.partitions.values()) {
     const p = rec.value;
     if (!isMoving(p)) continue;
-    const adding = p.addingReplicas ?? [];
     out.push({
       partition: `${p.topic}/${p.partition}`,
-      from: p.replicas.filter((r) => !adding.includes(r)),
+      from: originalReplicas(p),
       to: targetReplicas(p),
       leader: p.leader,
       catchingUp: targetReplicas(p).filter((r) => !p.isr.includes(r)),

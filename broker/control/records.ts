@@ -68,6 +68,12 @@ export function targetReplicas(p: Pick<PartitionRecord, 'replicas' | 'removingRe
   return p.replicas.filter((r) => !removing.includes(r));
 }
 
+/** The replicas a partition had before its move (if any) began: its replicas without the learners being added. */
+export function originalReplicas(p: Pick<PartitionRecord, 'replicas' | 'addingReplicas'>): number[] {
+  const adding = p.addingReplicas ?? [];
+  return p.replicas.filter((r) => !adding.includes(r));
+}
+
 /** Whether a partition has a reassignment in progress. */
 export function isMoving(p: Pick<PartitionRecord, 'addingReplicas' | 'removingReplicas'>): boolean {
   return (p.addingReplicas?.length ?? 0) > 0 || (p.removingReplicas?.length ?? 0) > 0;
