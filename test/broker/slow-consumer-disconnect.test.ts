@@ -111,8 +111,11 @@ describe('slow consumer', () => {
     expect(err.requestId).toBe(0);
     expect(consumer.frames.at(-1)).toBe(err); // nothing after the error
     const offsets = consumer.delivered('stall', 0).map((r) => r.offset);
+    // A gap-free prefix of what was produced. It may be all of it: what uWS had already queued for the socket
+    // when the owner cut it off is flushed before the close (seen once in CI: 1024 of 1024), so "fewer than
+    // produced" was a timing bet, not the rule.
     expect(offsets).toEqual([...Array(offsets.length).keys()]);
-    expect(offsets.length).toBeLessThan(produced);
+    expect(offsets.length).toBeLessThanOrEqual(produced);
 
     // One connection failed alone: the producer's goes on.
     await producer.barrier();
