@@ -27,6 +27,14 @@
 // and publishes them as ONE Deliver frame per subscriber instead of one per batch. Held batches are not
 // committed yet, so the high watermark and the published stream still move in one step and the join-at-
 // head rule above holds. Measured effect in docs/latency.md.
+//
+// Direct delivery. uWS sends a topic's publishes after the message handler returns, from the loop's
+// post handler: behind the producer's ack, which leaves when the handler's socket uncorks, and on
+// loopback behind the ack's receiver's wakeup. While a partition has few live subscribers
+// (DIRECT_LISTENERS), the committed stream skips the topic and ws.send()s the frame to each of them
+// inside the handler: the Deliver is on the wire before the ack, for the price of a loop over a few
+// sockets (measured: −6..−16 µs delivery p50, +4 µs ack p50; docs/latency.md). Beyond that, uWS's C++
+// fan-out does the work. Order is safe across the two: a ws.send drains the socket's queued publishes first.
 import type { Publisher } from '../tls/endpoint-app.js';
 import { encodeFrameView } from '../../schemas/frames.js';
 import { batchBaseOffset, batchLastOffset, batchLength } from '../../schemas/record-batch.js';
@@ -46,6 +54,15 @@ export interface ReplicaRoleState {
 
 /** Largest committed range published in one Deliver frame; a bigger jump goes out in several. */
 const COMMIT_FRAME_BYTES = 1024 * 1024;
+
+/** Live committed-stream subscribers a partition sends to itself before it hands fan-out to the uWS topic. */
+export const DIRECT_LISTENERS = 4;
+
+/** A live subscriber the partition sends frames to directly (owner/subscription.ts). */
+export interface DirectListener {
+  /** Sends one live Deliver frame that starts at offset `from`. */
+  sendLive(frame: Uint8Array, from: number): void;
+}
 
 // Partitions holding batches for the end of this turn: one setImmediate per turn for all of them.
 const holding: Partition[] = [];
@@ -75,6 +92,8 @@ export class Partition {
   readonly creditLimited = new Set<Subscription>();
   /** Subscriptions waiting for the high watermark to reach their start (a new leader still catching up its HW). */
   readonly awaitingCommit = new Set<Subscription>();
+  /** Live committed-stream subscribers sent each frame directly rather than through the uWS topic (≤ DIRECT_LISTENERS). */
+  readonly direct = new Set<DirectListener>();
   /** Natural batching: a batch of this turn was published already (later ones are held). */
   private turnOpen = false;
   /** Copies of the batches held this turn (the producers' views die with their uWS handler), in log order. */
@@ -105,6 +124,11 @@ export class Partition {
     return this.hw;
   }
 
+  /** Whether anyone listens to the committed stream, directly or through the topic. */
+  private hasLiveListeners(): boolean {
+    return this.direct.size > 0 || this.app.numSubscribers(this.liveKey) > 0;
+  }
+
   /** Appended end offset (may run ahead of the high watermark while replicas catch up). */
   get logEndOffset(): number {
     return this.log.nextOffset;
@@ -122,7 +146,7 @@ export class Partition {
     const from = this.hw;
     if (to <= from) return;
     this.hw = to;
-    if (this.app.numSubscribers(this.liveKey) > 0) {
+    if (this.hasLiveListeners()) {
       // One node: the batches just appended (the log's tail) are exactly what became committed, so their bytes go out as they are.
       if (justAppended !== null && batchBaseOffset(justAppended) === from && to === end) this.publishCommitted(justAppended);
       else this.publishCommittedRange(from, to);
@@ -152,6 +176,10 @@ export class Partition {
 
   private publishCommitted(batches: Uint8Array): void {
     const frame = encodeFrameView({ type: 'Deliver', topic: this.topic, partition: this.partition, highWatermark: this.hw, live: true, batches });
+    if (this.direct.size > 0) {
+      const from = batchBaseOffset(batches);
+      for (const l of this.direct) l.sendLive(frame, from);
+    }
     this.app.publish(this.liveKey, frame, true, false);
     if (this.creditLimited.size > 0) for (const sub of this.creditLimited) if (sub.key === this.liveKey) sub.spendLiveCredit(frame.length);
   }
@@ -209,7 +237,7 @@ export class Partition {
       else {
         this.commitUpTo(this.log.nextOffset, batch);
         // Only a stream someone listens to is worth batching (and costs a setImmediate per turn).
-        if (this.app.numSubscribers(this.liveKey) > 0) {
+        if (this.hasLiveListeners()) {
           this.turnOpen = true;
           endTurnSoon(this);
         }

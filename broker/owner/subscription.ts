@@ -15,7 +15,7 @@ import type { Session } from '../edge/session.js';
 import type { PrincipalQuotas, TokenBucket } from '../limits/quotas.js';
 import { Counter, type OwnerCounters } from './counters.js';
 import type { LearnerThrottle } from './learner-throttle.js';
-import type { Partition } from './partition.js';
+import { DIRECT_LISTENERS, type DirectListener, type Partition } from './partition.js';
 
 /** An owner connection: the edge's session plus what the owner keeps per socket. */
 export interface ConnState extends Session {
@@ -37,7 +37,7 @@ export interface CatchUpLimits {
 
 export type StepResult = 'more' | 'blocked' | 'done';
 
-export class Subscription {
+export class Subscription implements DirectListener {
   mode: 'catchup' | 'live' = 'catchup';
   closed = false;
   /** The uWS topic of the stream this subscription joins when it reaches its head. */
@@ -107,7 +107,9 @@ export class Subscription {
   private goLive(): void {
     const ws = this.conn.ws;
     if (!ws) return;
-    ws.subscribe(this.key);
+    const p = this.partition;
+    if (this.key === p.liveKey && p.direct.size < DIRECT_LISTENERS) p.direct.add(this);
+    else ws.subscribe(this.key);
     this.mode = 'live';
     // A consume quota counts each live frame too: such a subscriber is accounted per publish like a credit window.
     if (this.hasCreditWindow || this.consumeQuota(monotonicMs()) !== null) this.partition.creditLimited.add(this);
@@ -120,12 +122,28 @@ export class Subscription {
     // uWS queues publishes and writes them at the end of the event-loop iteration; an unsubscribe before
     // that drops what is queued for this socket (measured: a gap). A send drains the socket's queue
     // first, and a ping is a send the application never sees.
-    ws?.ping();
-    ws?.unsubscribe(this.key);
+    if (!this.partition.direct.delete(this)) {
+      ws?.ping();
+      ws?.unsubscribe(this.key);
+    }
+    this.toCatchUp(this.head());
+  }
+
+  private toCatchUp(from: number): void {
     this.partition.creditLimited.delete(this);
     this.mode = 'catchup';
-    this.nextOffset = this.head();
+    this.nextOffset = from;
     this.pump.add(this);
+  }
+
+  /** Direct delivery (Partition.direct): one live frame starting at `from`. */
+  sendLive(frame: Uint8Array, from: number): void {
+    const ws = this.conn.ws;
+    if (!ws || !this.conn.open) return;
+    // Dropped at maxBackpressure: the frame never reached the socket, so catch-up resends it (no gap).
+    if (ws.send(frame, true, false) !== 2) return;
+    this.partition.direct.delete(this);
+    this.toCatchUp(from);
   }
 
   /** Called by Partition.appendAndPublish for credit-limited live subscribers. */
@@ -160,7 +178,7 @@ export class Subscription {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.mode === 'live' && this.conn.open) this.conn.ws?.unsubscribe(this.key);
+    if (this.mode === 'live' && !this.partition.direct.delete(this) && this.conn.open) this.conn.ws?.unsubscribe(this.key);
     this.partition.creditLimited.delete(this);
     this.partition.awaitingCommit.delete(this);
     this.partition.subscriptions.delete(this);

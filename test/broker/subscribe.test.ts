@@ -119,4 +119,41 @@ describe('subscribe', () => {
     producer.close();
     consumer.close();
   }, 30_000);
+
+  it('delivers to its first few live subscribers directly and to the rest through the topic, every record once and in order, as they come and go', async () => {
+    await createTopic(broker.url, 'direct', 1);
+    const [url] = await endpoints(broker.url, 'direct');
+    // The first subscriber is sent to directly (Partition.direct), the later ones partly through the uWS topic.
+    const self = await WireClient.open(url!);
+    await self.request({ type: 'Subscribe', requestId: 0, topic: 'direct', starts: [{ partition: 0, kind: 'latest' }], creditBytes: 0 });
+    const p = await WireClient.open(url!);
+    for (let i = 0; i < 20; i++) await p.produce('direct', 0, [{ value: `v${i}` }]);
+
+    // Seven more subscribers (more than Partition's DIRECT_LISTENERS) join from the start under traffic;
+    // two leave halfway, so later joiners take their direct slots.
+    const N = 600;
+    const consumers: WireClient[] = [];
+    const sends: Promise<unknown>[] = [];
+    for (let i = 20; i < N; i++) {
+      sends.push(p.produce('direct', 0, [{ value: `v${i}` }]));
+      if (i % 60 === 0 && consumers.length < 7) {
+        const c = await WireClient.open(url!);
+        c.send({ type: 'Subscribe', requestId: 1, topic: 'direct', starts: [{ partition: 0, kind: 'earliest' }], creditBytes: 0 });
+        consumers.push(c);
+      }
+      if (i === 300) for (const c of consumers.splice(0, 2)) c.close();
+      if (i % 50 === 0) await Promise.all(sends.splice(0));
+    }
+    await Promise.all(sends);
+    expect(consumers.length).toBeGreaterThan(4);
+    for (const c of [self, ...consumers]) {
+      await c.waitFor(() => c.delivered('direct', 0).length >= N, 20_000);
+      await c.barrier();
+      const got = c.delivered('direct', 0);
+      expect(got.map((r) => r.offset)).toEqual([...Array(N).keys()]);
+      expect(got.map((r) => text(r.value))).toEqual([...Array(N).keys()].map((i) => `v${i}`));
+      expect(c.frames.some((f) => f.type === 'Deliver' && f.live)).toBe(true);
+    }
+    for (const c of [self, p, ...consumers]) c.close();
+  }, 60_000);
 });

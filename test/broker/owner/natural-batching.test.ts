@@ -1,14 +1,15 @@
 // Natural batching on one node: the first batch of an event-loop turn is published at once, later ones
 // of the same turn go out together at the turn's end. Whatever the interleaving of appends, turn ends and
 // subscribers joining at the head or leaving, each subscriber sees every record from its start exactly
-// once, in order — through frames of one batch and of many.
+// once, in order — through frames of one batch and of many, whether the partition sends to it directly
+// (Partition.direct, a few subscribers) or through the uWS topic.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PartitionLog } from '../../../broker/log/partition-log.js';
-import { Partition } from '../../../broker/owner/partition.js';
+import { type DirectListener, Partition } from '../../../broker/owner/partition.js';
 import { decodeFrame } from '../../../schemas/frames.js';
 import { batchBaseOffset, batchLength, decodeBatches, encodeBatch } from '../../../schemas/record-batch.js';
 
@@ -34,18 +35,34 @@ class FakeApp {
     return this.listeners.size;
   }
   publish(_topic: string, frame: Uint8Array): boolean {
-    const f = decodeFrame(frame.slice());
-    if (f.type !== 'Deliver') throw new Error(`published ${f.type}`);
-    let n = 0;
-    for (let at = 0; at < f.batches.length; at += batchLength(f.batches, at)) n++;
-    for (const l of this.listeners) {
-      // A frame starts where the stream stands: never below what a listener already has.
-      expect(batchBaseOffset(f.batches)).toBeGreaterThanOrEqual(l.start + l.values.length);
-      l.frameBatches.push(n);
-      for (const r of decodeBatches(f.batches)) l.values.push(new TextDecoder().decode(r.value!));
-    }
+    for (const l of this.listeners) receive(l, frame);
     return true;
   }
+}
+
+function receive(l: Listener, frame: Uint8Array): void {
+  const f = decodeFrame(frame.slice());
+  if (f.type !== 'Deliver') throw new Error(`published ${f.type}`);
+  let n = 0;
+  for (let at = 0; at < f.batches.length; at += batchLength(f.batches, at)) n++;
+  // A frame starts where the stream stands: never below what a listener already has.
+  expect(batchBaseOffset(f.batches)).toBeGreaterThanOrEqual(l.start + l.values.length);
+  l.frameBatches.push(n);
+  for (const r of decodeBatches(f.batches)) l.values.push(new TextDecoder().decode(r.value!));
+}
+
+let directFrames = 0;
+
+/** A subscriber the partition sends to itself (Partition.direct), as a live Subscription is while few listen. */
+function directListener(l: Listener): DirectListener {
+  return {
+    sendLive(frame, from) {
+      const f = decodeFrame(frame.slice());
+      if (f.type === 'Deliver') expect(from).toBe(batchBaseOffset(f.batches));
+      directFrames++;
+      receive(l, frame);
+    },
+  };
 }
 
 function openPartition(app: FakeApp): Partition {
@@ -58,11 +75,11 @@ function openPartition(app: FakeApp): Partition {
 
 const endOfTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-type Op = { kind: 'append'; records: number } | { kind: 'turn' } | { kind: 'join' } | { kind: 'leave'; which: number };
+type Op = { kind: 'append'; records: number } | { kind: 'turn' } | { kind: 'join'; direct: boolean } | { kind: 'leave'; which: number };
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('append' as const), records: fc.integer({ min: 1, max: 4 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('turn' as const) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('join' as const) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('join' as const), direct: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('leave' as const), which: fc.nat() }) },
 );
 
@@ -76,6 +93,7 @@ describe('natural batching of live delivery', () => {
         const p = openPartition(app);
         const all: string[] = [];
         const everyone: Listener[] = [];
+        const direct = new Map<Listener, DirectListener>();
         for (const op of ops) {
           if (op.kind === 'append') {
             const vs = Array.from({ length: op.records }, (_, i) => `${all.length + i}`);
@@ -85,9 +103,19 @@ describe('natural batching of live delivery', () => {
           else if (op.kind === 'join') {
             // Joining the live stream at its head, as Subscription.goLive does: the committed end.
             const l: Listener = { start: p.highWatermark, values: [], frameBatches: [] };
-            app.listeners.add(l);
+            if (op.direct) {
+              const d = directListener(l);
+              direct.set(l, d);
+              p.direct.add(d);
+            } else app.listeners.add(l);
             everyone.push(l);
-          } else if (everyone.length > 0) app.listeners.delete(everyone[op.which % everyone.length]!);
+          } else if (everyone.length > 0) {
+            const l = everyone[op.which % everyone.length]!;
+            app.listeners.delete(l);
+            const d = direct.get(l);
+            if (d) p.direct.delete(d);
+            direct.delete(l);
+          }
         }
         await endOfTurn();
         // Everything appended is committed once the turn ends, and nothing is held back.
@@ -95,7 +123,7 @@ describe('natural batching of live delivery', () => {
         for (const l of everyone) {
           const expected = all.slice(l.start, l.start + l.values.length);
           expect(l.values).toEqual(expected);
-          if (app.listeners.has(l)) expect(l.start + l.values.length).toBe(all.length);
+          if (app.listeners.has(l) || direct.has(l)) expect(l.start + l.values.length).toBe(all.length);
           for (const n of l.frameBatches) {
             if (n > 1) sawMany = true;
             else sawOne = true;
@@ -105,8 +133,9 @@ describe('natural batching of live delivery', () => {
       }),
       { numRuns: 200 },
     );
-    // The property ran over both shapes of frame.
+    // The property ran over both shapes of frame, and over direct delivery.
     expect(sawMany).toBe(true);
+    expect(directFrames).toBeGreaterThan(0);
     expect(sawOne).toBe(true);
   });
 
