@@ -1,73 +1,29 @@
 // A subscriber that stops reading altogether is cut off: after slowConsumerTimeoutMs without its socket
 // draining, the owner sends it ErrorReply SLOW_CONSUMER (request id 0) and closes it with 1008; what it
 // had been sent before is gap-free, and the producer on the same owner never notices.
-// The CLI has no flags for the slow-consumer limits, so this starts the broker from dist/ in its own
-// process with a small limit and timeout (a real process and real sockets, like test/helpers/broker.ts).
-import { type ChildProcess, spawn } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
+// The CLI has no flags for the slow-consumer limits, so the broker is started from dist/ with a small
+// limit and timeout (test/helpers/configured-broker.ts: a real process and real sockets).
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { ErrorCode } from '../../schemas/errors.js';
-import { REPO, tempDir } from '../helpers/broker.js';
+import { type ConfiguredBroker, startConfiguredBroker } from '../helpers/configured-broker.js';
 import { createTopic, endpoints, WireClient } from '../helpers/wire-client.js';
 
 const SLOW_CONSUMER_BYTES = 64 * 1024;
 const SLOW_CONSUMER_TIMEOUT_MS = 300;
 
-const SCRIPT = `
-import { pathToFileURL } from 'node:url';
-const [entry, dataDir, bytes, timeoutMs] = process.argv.slice(2);
-const { startBroker } = await import(pathToFileURL(entry).href);
-const b = await startBroker({ port: 0, ownerBasePort: 0, owners: 1, dataDir, slowConsumerBytes: Number(bytes), slowConsumerTimeoutMs: Number(timeoutMs) });
-process.stdout.write(JSON.stringify({ url: b.url, port: b.port }) + '\\n');
-process.on('SIGTERM', () => b.close().then(() => process.exit(0), () => process.exit(1)));
-`;
-
-let child: ChildProcess;
+let broker: ConfiguredBroker | undefined;
 let url = '';
 let port = 0;
-let stderr = '';
-const dataDir = tempDir('tickbus-slow-');
+const stderr = (): string => broker?.stderr() ?? '';
 
 beforeAll(async () => {
-  const entry = path.join(REPO, 'dist/broker/server/broker.js');
-  if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: run 'npm run build' first`);
-  // A script file, not --eval: the owner worker threads inherit the process's execArgv.
-  const script = path.join(dataDir, 'start-broker.mjs');
-  fs.writeFileSync(script, SCRIPT);
-  child = spawn(process.execPath, [script, entry, path.join(dataDir, 'data'), String(SLOW_CONSUMER_BYTES), String(SLOW_CONSUMER_TIMEOUT_MS)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const ready = await new Promise<{ url: string; port: number }>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`broker did not start in 15 s; stderr:\n${stderr}`)), 15_000);
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const nl = out.indexOf('\n');
-      if (nl < 0) return;
-      clearTimeout(timer);
-      resolve(JSON.parse(out.slice(0, nl)) as { url: string; port: number });
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`broker exited (${String(code)}) before it was ready; stderr:\n${stderr}`));
-    });
-  });
-  url = ready.url;
-  port = ready.port;
+  broker = await startConfiguredBroker({ slowConsumerBytes: SLOW_CONSUMER_BYTES, slowConsumerTimeoutMs: SLOW_CONSUMER_TIMEOUT_MS });
+  url = broker.url;
+  port = broker.port;
 }, 30_000);
 
 afterAll(async () => {
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition, @typescript-eslint/prefer-optional-chain -- unset if beforeAll failed
-  if (child && child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(force);
-  }
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await broker?.stop();
 });
 
 async function disconnects(): Promise<number> {
@@ -77,7 +33,7 @@ async function disconnects(): Promise<number> {
 
 describe('slow consumer', () => {
   it('cuts off a subscriber that never reads with SLOW_CONSUMER and close 1008; the producer goes on', async () => {
-    onTestFailed(() => console.log(`broker log:\n${stderr}`));
+    onTestFailed(() => console.log(`broker log:\n${stderr()}`));
     await createTopic(url, 'stall', 1);
     const [owner] = await endpoints(url, 'stall');
     const producer = await WireClient.open(owner!);
@@ -92,7 +48,7 @@ describe('slow consumer', () => {
     let produced = 0;
     const deadline = Date.now() + 20_000;
     // Waits on the owner's log line, the record of its decision; the metric is checked separately below.
-    while (!stderr.includes('slow consumer disconnected')) {
+    while (!stderr().includes('slow consumer disconnected')) {
       if (produced >= 4096 || Date.now() > deadline) throw new Error(`no SLOW_CONSUMER after ${produced} records of 16 KiB`);
       const acks: Promise<unknown>[] = [];
       for (let i = 0; i < 64; i++) acks.push(producer.produce('stall', 0, [{ value }]));
