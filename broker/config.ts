@@ -1,10 +1,10 @@
 // Broker configuration: every default in one place, every bad value a clear TypeError/RangeError.
 import os from 'node:os';
-import { FSYNC_POLICY_NAMES, type FsyncPolicy, isFsyncPolicy, VERIFY_ON_OPEN, type VerifyOnOpen } from './log/log-config.js';
+import { FSYNC_POLICY_NAMES, FSYNC_THREADS, type FsyncPolicy, type FsyncThread, isFsyncPolicy, VERIFY_ON_OPEN, type VerifyOnOpen } from './log/log-config.js';
 import { integerProblem } from './validate.js';
 import { type AuthConfig, type AuthConfigInput, isLoopbackHost, resolveAuthConfig } from './security/auth-config.js';
 
-export { FSYNC_POLICY_NAMES, type FsyncPolicy, isFsyncPolicy, VERIFY_ON_OPEN, type VerifyOnOpen };
+export { FSYNC_POLICY_NAMES, FSYNC_THREADS, type FsyncPolicy, type FsyncThread, isFsyncPolicy, VERIFY_ON_OPEN, type VerifyOnOpen };
 
 export interface BrokerConfig {
   /** Interface to bind. Loopback by default: exposing a broker is a deliberate act. */
@@ -24,6 +24,8 @@ export interface BrokerConfig {
    * damage anywhere is found and cut) or only the 'active' one (sealed segments trusted). docs/log.md.
    */
   verifyOnOpen: VerifyOnOpen;
+  /** Which thread runs group commits' fdatasync: the partition's 'owner' (Redis-like) or libuv's 'pool' (log-config.ts). */
+  fsyncThread: FsyncThread;
   /** Largest WebSocket message accepted (a produce frame carries one batch). */
   maxPayloadLength: number;
   /** uWS per-socket send buffer limit; uWS skips publishes to a socket above it. */
@@ -173,6 +175,7 @@ export function defaultConfig(): BrokerConfig {
     fsync: 'interval',
     fsyncIntervalMs: 50,
     verifyOnOpen: 'all',
+    fsyncThread: 'owner',
     maxPayloadLength: 4 * 1024 * 1024,
     maxBackpressure: 16 * 1024 * 1024,
     idleTimeoutSec: 120,
@@ -214,6 +217,7 @@ export function resolveConfig(partial: BrokerConfigInput): BrokerConfig {
   int('owners', c.owners, 1, 64);
   if (!isFsyncPolicy(c.fsync)) throw new TypeError(`fsync must be ${FSYNC_POLICY_NAMES}, got ${String(c.fsync)}`);
   int('fsyncIntervalMs', c.fsyncIntervalMs, 1, 60_000);
+  if (!(FSYNC_THREADS as readonly unknown[]).includes(c.fsyncThread)) throw new TypeError(`fsyncThread must be 'owner' or 'pool', got ${JSON.stringify(c.fsyncThread)}`);
   if (!(VERIFY_ON_OPEN as readonly unknown[]).includes(c.verifyOnOpen)) throw new TypeError(`verifyOnOpen must be 'all' or 'active', got ${JSON.stringify(c.verifyOnOpen)}`);
   int('maxPayloadLength', c.maxPayloadLength, 1024, 256 * 1024 * 1024);
   int('maxBackpressure', c.maxBackpressure, 64 * 1024, 1024 * 1024 * 1024);

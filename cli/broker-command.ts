@@ -6,6 +6,8 @@ import {
   defaultClusterConfig,
   defaultLimits,
   FSYNC_POLICY_NAMES,
+  FSYNC_THREADS,
+  type FsyncThread,
   isFsyncPolicy,
   type LimitsConfig,
   type TlsConfig,
@@ -33,6 +35,8 @@ Options:
   --fsync P         default fsync policy of new topics: always | interval | os            [interval]
   --fsync-interval-ms N   interval of the 'interval' policy                               [50]
   --verify-on-open W      CRC-check at start: all segments | only the active one (docs/log.md) [all]
+  --fsync-thread T        who runs a group commit's fdatasync: the partition's owner (no thread
+                          wakeup; its other partitions wait) | the libuv pool (docs/latency.md) [owner]
   --owners N        partition-owner threads                                                [min(2, cores)]
   --max-payload N   largest frame in bytes                                                 [4194304]
   --test-hooks      enable test-only hooks: POST /test/owners/:id/fault, .../hold-restart, .../release-restart
@@ -155,6 +159,7 @@ export async function brokerCommand(argv: string[]): Promise<number> {
       fsync: { type: 'string' },
       'fsync-interval-ms': { type: 'string' },
       'verify-on-open': { type: 'string' },
+      'fsync-thread': { type: 'string' },
       owners: { type: 'string' },
       'owner-base-port': { type: 'string' },
       'max-payload': { type: 'string' },
@@ -198,6 +203,11 @@ export async function brokerCommand(argv: string[]): Promise<number> {
   if (verify !== undefined) {
     if (!(VERIFY_ON_OPEN as readonly string[]).includes(verify)) throw new UsageError(`--verify-on-open must be all or active, got '${verify}'`);
     partial.verifyOnOpen = verify as VerifyOnOpen;
+  }
+  const fsyncThread = str(values, 'fsync-thread');
+  if (fsyncThread !== undefined) {
+    if (!(FSYNC_THREADS as readonly string[]).includes(fsyncThread)) throw new UsageError(`--fsync-thread must be owner or pool, got '${fsyncThread}'`);
+    partial.fsyncThread = fsyncThread as FsyncThread;
   }
   if (values['owner-base-port'] !== undefined) partial.ownerBasePort = intOption(values, 'owner-base-port', 0, 0, 65535);
   if (values.owners !== undefined) partial.owners = intOption(values, 'owners', 1, 1, 64);

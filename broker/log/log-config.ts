@@ -23,6 +23,16 @@ export function isFsyncPolicy(v: unknown): v is FsyncPolicy {
 export const VERIFY_ON_OPEN = ['all', 'active'] as const;
 export type VerifyOnOpen = (typeof VERIFY_ON_OPEN)[number];
 
+/**
+ * Which thread runs a group commit's fdatasync (a broker option). 'owner': the partition's owner, once per
+ * event-loop turn after the turn's appends (Redis's `appendfsync always` shape): no thread wakeup on the
+ * durable path, but the owner's other partitions wait for that fdatasync. 'pool': libuv's thread pool:
+ * the owner goes on, and each group commit pays two thread wakeups (~60 µs each on these VMs).
+ * Measured in docs/latency.md ("Durable acks").
+ */
+export const FSYNC_THREADS = ['owner', 'pool'] as const;
+export type FsyncThread = (typeof FSYNC_THREADS)[number];
+
 export interface LogConfig {
   /** always: fdatasync before any ack; interval: at most fsyncIntervalMs after an append; os: at roll and close. */
   fsync: FsyncPolicy;

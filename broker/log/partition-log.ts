@@ -25,15 +25,17 @@ import {
 import { wallClockMs } from '../clock.js';
 import { syncDir } from '../fs/atomic-write.js';
 import { logLine } from '../logger.js';
-import { type LogConfig, validateLogConfig, VERIFY_ON_OPEN, type VerifyOnOpen } from './log-config.js';
+import { FSYNC_THREADS, type FsyncThread, type LogConfig, validateLogConfig, VERIFY_ON_OPEN, type VerifyOnOpen } from './log-config.js';
 import { APPEND, ProducerState } from './producer-state.js';
 import { Segment } from './segment.js';
 import { syncLedger } from './sync-ledger.js';
 
-export { type FsyncPolicy, type LogConfig, DEFAULT_LOG_CONFIG, validateLogConfig, VERIFY_ON_OPEN, type VerifyOnOpen } from './log-config.js';
+export { type FsyncPolicy, FSYNC_THREADS, type FsyncThread, type LogConfig, DEFAULT_LOG_CONFIG, validateLogConfig, VERIFY_ON_OPEN, type VerifyOnOpen } from './log-config.js';
 
 export interface OpenOptions {
   verifyOnOpen: VerifyOnOpen;
+  /** Where group commits run their fdatasync (log-config.ts FSYNC_THREADS). */
+  fsyncThread: FsyncThread;
 }
 
 /** What open() found wrong in a sealed segment and cut (null when nothing was). */
@@ -89,6 +91,7 @@ export class PartitionLog {
   private constructor(
     readonly dir: string,
     readonly config: LogConfig,
+    private readonly fsyncThread: FsyncThread,
   ) {}
 
   /**
@@ -99,7 +102,9 @@ export class PartitionLog {
   static open(dir: string, config: Partial<LogConfig> = {}, options: Partial<OpenOptions> = {}): PartitionLog {
     const verifyOnOpen = options.verifyOnOpen ?? 'all';
     if (!(VERIFY_ON_OPEN as readonly unknown[]).includes(verifyOnOpen)) throw new TypeError(`verifyOnOpen must be 'all' or 'active', got ${JSON.stringify(verifyOnOpen)}`);
-    const log = new PartitionLog(dir, validateLogConfig(config));
+    const fsyncThread = options.fsyncThread ?? 'owner';
+    if (!(FSYNC_THREADS as readonly unknown[]).includes(fsyncThread)) throw new TypeError(`fsyncThread must be 'owner' or 'pool', got ${JSON.stringify(fsyncThread)}`);
+    const log = new PartitionLog(dir, validateLogConfig(config), fsyncThread);
     try {
       fs.mkdirSync(dir, { recursive: true });
     } catch (err) {
@@ -361,22 +366,45 @@ export class PartitionLog {
   private startSync(): void {
     if (this.syncing || this.closed || this.durableOffset >= this.nextOffset) return;
     this.syncing = true;
+    if (this.fsyncThread === 'owner') {
+      // After this turn's other appends: one fdatasync covers all of them.
+      setImmediate(this.syncOnOwner);
+      return;
+    }
     const upTo = this.nextOffset;
     // Segments before the active one were fsynced when they were sealed.
     this.active.syncAsync((err) => {
       this.syncing = false;
-      if (err) {
-        this.failure = new TickbusError(ErrorCode.STORAGE_ERROR, `fdatasync of ${this.dir} failed: ${err.message}; the partition stops until the broker restarts and recovers it`, { cause: err });
-        logLine('fsync failed', { dir: this.dir, error: err.message });
-        const waiting = this.waiters;
-        this.waiters = [];
-        for (const w of waiting) w.reject(this.failure);
-        return;
-      }
-      if (upTo > this.durableOffset) this.durableOffset = upTo;
-      this.resolveWaiters();
-      if (this.waiters.length > 0 || (this.config.fsync === 'always' && this.durableOffset < this.nextOffset)) this.startSync();
+      if (err) this.syncFailed(err);
+      else this.synced(upTo);
     });
+  }
+
+  private readonly syncOnOwner = (): void => {
+    this.syncing = false;
+    if (this.closed || this.failure !== null || this.durableOffset >= this.nextOffset) return;
+    const upTo = this.nextOffset;
+    try {
+      this.active.syncLog();
+    } catch (err) {
+      this.syncFailed(err as Error);
+      return;
+    }
+    this.synced(upTo);
+  };
+
+  private synced(upTo: number): void {
+    if (upTo > this.durableOffset) this.durableOffset = upTo;
+    this.resolveWaiters();
+    if (this.waiters.length > 0 || (this.config.fsync === 'always' && this.durableOffset < this.nextOffset)) this.startSync();
+  }
+
+  private syncFailed(err: Error): void {
+    this.failure = new TickbusError(ErrorCode.STORAGE_ERROR, `fdatasync of ${this.dir} failed: ${err.message}; the partition stops until the broker restarts and recovers it`, { cause: err });
+    logLine('fsync failed', { dir: this.dir, error: err.message });
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const w of waiting) w.reject(this.failure);
   }
 
   private resolveWaiters(): void {

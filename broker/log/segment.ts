@@ -217,6 +217,13 @@ export class Segment {
     syncLedger?.synced(this.logPath, this.size);
   }
 
+  /** fdatasync of the .log on this thread (group commit at the end of an event-loop turn). */
+  syncLog(): void {
+    const bytes = this.size;
+    fs.fdatasyncSync(this.logFd);
+    syncLedger?.synced(this.logPath, bytes);
+  }
+
   /** Async fdatasync of the .log (group commit). The fd stays open until it completes. */
   syncAsync(done: (err: NodeJS.ErrnoException | null) => void): void {
     this.pins++;

@@ -34,7 +34,7 @@ export class PartitionRegistry {
      * And each partition directory records its topic's incarnation (partition-incarnation.ts).
      */
     private readonly replicated = false,
-    /** How much of each log open() verifies (BrokerConfig.verifyOnOpen). */
+    /** How each log is opened (BrokerConfig.verifyOnOpen, fsyncThread). */
     private readonly openOptions: Partial<OpenOptions> = {},
     /** Called once per log that open() cut at a damaged sealed segment (the owner counts it). */
     private readonly onCorruptionCut: () => void = () => undefined,

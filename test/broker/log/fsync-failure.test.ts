@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PartitionLog } from '../../../broker/log/partition-log.js';
+import { FSYNC_THREADS, PartitionLog } from '../../../broker/log/partition-log.js';
 import { segmentName } from '../../../broker/log/segment.js';
 import { ErrorCode, TickbusError } from '../../../schemas/errors.js';
 import { encodeBatch } from '../../../schemas/record-batch.js';
@@ -55,12 +55,13 @@ function swapForDevNull(fd: number): void {
   }
 }
 
-describe('a failed fdatasync', () => {
+// Whichever thread runs the fdatasync: the owner's (the default) or libuv's pool.
+describe.each(FSYNC_THREADS)('a failed fdatasync (fsyncThread %s)', (fsyncThread) => {
   it('rejects flush with STORAGE_ERROR, and the log acknowledges nothing after it', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickbus-fsync-'));
     dirs.push(dir);
     // 'os': no background fsync, so the only fdatasync is the one flush() starts.
-    const log = PartitionLog.open(dir, { fsync: 'os' });
+    const log = PartitionLog.open(dir, { fsync: 'os' }, { fsyncThread });
     logs.push(log);
     append(log, 'durable');
     await log.flush();

@@ -1,0 +1,82 @@
+// Group commit on the owner's thread (fsyncThread 'owner', the default): durable flushes asked for in one
+// event-loop turn share ONE fdatasync, run after the turn's appends; none resolves before it; and a log
+// closed with a commit still scheduled acknowledges what close() synced, nothing more.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type FsyncThread, PartitionLog } from '../../../broker/log/partition-log.js';
+import { encodeBatch } from '../../../schemas/record-batch.js';
+
+const dirs: string[] = [];
+const logs: PartitionLog[] = [];
+afterEach(() => {
+  vi.restoreAllMocks();
+  for (const l of logs.splice(0)) l.close();
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function open(fsync: 'always' | 'os', fsyncThread: FsyncThread): PartitionLog {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickbus-group-commit-'));
+  dirs.push(dir);
+  const log = PartitionLog.open(dir, { fsync }, { fsyncThread });
+  logs.push(log);
+  return log;
+}
+
+function append(log: PartitionLog, value: string): void {
+  const b = encodeBatch([{ value }]);
+  log.append(b, 0, b.length, 0, Date.now() * 1000);
+}
+
+describe('group commit on the owner thread', () => {
+  it('answers every flush of one turn with one fdatasync, after the turn', async () => {
+    const log = open('os', 'owner');
+    const syncs = vi.spyOn(fs, 'fdatasyncSync');
+    const done: number[] = [];
+    const flushes: Promise<void>[] = [];
+    for (let i = 0; i < 10; i++) {
+      append(log, `r${i}`);
+      flushes.push(log.flush().then(() => void done.push(i)));
+    }
+    await Promise.resolve();
+    // Nothing is acknowledged inside the turn that appended it.
+    expect(done).toEqual([]);
+    expect(syncs).not.toHaveBeenCalled();
+    await Promise.all(flushes);
+    expect(syncs).toHaveBeenCalledTimes(1);
+    expect(done).toEqual([...Array(10).keys()]);
+    // Already durable: no second fdatasync.
+    await log.flush();
+    expect(syncs).toHaveBeenCalledTimes(1);
+  });
+
+  it("with fsync 'always', syncs each turn's appends without being asked", async () => {
+    const log = open('always', 'owner');
+    const syncs = vi.spyOn(fs, 'fdatasyncSync');
+    append(log, 'a');
+    append(log, 'b');
+    await new Promise((r) => setImmediate(r));
+    expect(syncs).toHaveBeenCalledTimes(1);
+    append(log, 'c');
+    await new Promise((r) => setImmediate(r));
+    expect(syncs).toHaveBeenCalledTimes(2);
+    await log.flush();
+    expect(syncs).toHaveBeenCalledTimes(2);
+  });
+
+  it('a log closed with a commit scheduled resolves the waiters close() synced', async () => {
+    const log = open('os', 'owner');
+    append(log, 'x');
+    const flushed = log.flush();
+    log.close();
+    logs.splice(logs.indexOf(log), 1);
+    await expect(flushed).resolves.toBeUndefined();
+  });
+
+  it('rejects an unknown fsyncThread with a TypeError', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickbus-group-commit-'));
+    dirs.push(dir);
+    expect(() => PartitionLog.open(dir, {}, { fsyncThread: 'elsewhere' as never })).toThrow(TypeError);
+  });
+});
