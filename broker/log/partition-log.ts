@@ -3,9 +3,9 @@
 //
 // append() checks the producer's batch, decides idempotence, stamps offset / epoch / append time into
 // the received bytes and writes them to the page cache synchronously (a few µs): what was appended is
-// readable at once. Durability is separate: flush() is a group commit, one fdatasync (off-thread, in
-// libuv's pool) answering every batch appended before it started, so concurrent durable producers
-// share fsyncs instead of queueing behind one each.
+// readable at once. Durability is separate: flush() is a group commit, one fdatasync answering every
+// batch appended before it started (on the owner thread at the end of the turn, or in libuv's pool:
+// OpenOptions.fsyncThread), so concurrent durable producers share fsyncs instead of queueing behind one each.
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
