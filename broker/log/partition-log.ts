@@ -332,7 +332,9 @@ export class PartitionLog {
 
   private readonly onInterval = (): void => {
     this.intervalTimer = null;
-    this.startSync();
+    // Nobody waits for this one: off the owner thread whatever fsyncThread says, so live traffic never
+    // stalls behind a background sync (~120 µs every 50 ms would hit 1 message in 50 at 1k msg/s).
+    this.startSync('pool');
   };
 
   /**
@@ -363,10 +365,11 @@ export class PartitionLog {
     });
   }
 
-  private startSync(): void {
+  /** Starts a group commit unless one is running; `thread` is where its fdatasync runs. */
+  private startSync(thread: FsyncThread = this.fsyncThread): void {
     if (this.syncing || this.closed || this.durableOffset >= this.nextOffset) return;
     this.syncing = true;
-    if (this.fsyncThread === 'owner') {
+    if (thread === 'owner') {
       // After this turn's other appends: one fdatasync covers all of them.
       setImmediate(this.syncOnOwner);
       return;

@@ -65,6 +65,20 @@ describe('group commit on the owner thread', () => {
     expect(syncs).toHaveBeenCalledTimes(2);
   });
 
+  it("the 'interval' policy's background sync stays off the owner thread (nobody waits for it)", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickbus-group-commit-'));
+    dirs.push(dir);
+    const log = PartitionLog.open(dir, { fsync: 'interval', fsyncIntervalMs: 1 }, { fsyncThread: 'owner' });
+    logs.push(log);
+    const inline = vi.spyOn(fs, 'fdatasyncSync');
+    const pooled = vi.spyOn(fs, 'fdatasync');
+    append(log, 'a');
+    const until = Date.now() + 5_000;
+    while (pooled.mock.calls.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    expect(pooled).toHaveBeenCalled();
+    expect(inline).not.toHaveBeenCalled();
+  });
+
   it('a log closed with a commit scheduled resolves the waiters close() synced', async () => {
     const log = open('os', 'owner');
     append(log, 'x');
