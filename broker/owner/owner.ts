@@ -83,7 +83,7 @@ export class Owner {
       undefined,
       quotas,
     );
-    this.registry = new PartitionRegistry(config.dataDir, config.tls ? this.endpoint : app, config.cluster !== null, { verifyOnOpen: config.verifyOnOpen, fsyncThread: config.fsyncThread }, () =>
+    this.registry = new PartitionRegistry(config.dataDir, config.cluster !== null, { verifyOnOpen: config.verifyOnOpen, fsyncThread: config.fsyncThread }, () =>
       this.counters.add(Counter.logCorruptionTruncations),
     );
     this.edge = new Edge<ConnState>(app, {

@@ -2,7 +2,6 @@
 // request names (with the error that says exactly why it cannot be served here), and dropping a
 // deleted topic. Knows nothing of sockets: a dropped partition's subscribers are failed through
 // their Subscription.
-import type { Publisher } from '../tls/endpoint-app.js';
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
 import { claimPartitionDir } from '../log/partition-incarnation.js';
 import { type OpenOptions, PartitionLog } from '../log/partition-log.js';
@@ -26,8 +25,6 @@ export class PartitionRegistry {
 
   constructor(
     private readonly dataDir: string,
-    /** The owner's uWS app: partitions publish their live stream through it. */
-    private readonly app: Publisher,
     /**
      * Cluster mode: a reopened replica cannot know which of its records were committed, so its high
      * watermark starts at the log start and the leader's tells it more (one node: at the log end).
@@ -67,7 +64,7 @@ export class PartitionRegistry {
         if (this.replicated && claimPartitionDir(dir, t.id) === 'replaced') logLine('partition of a deleted incarnation set aside', { partition: `${t.name}/${p}`, topicId: t.id });
         const log = PartitionLog.open(dir, t.config, this.openOptions);
         if (log.corruptionCut) this.onCorruptionCut();
-        const part = new Partition(t.name, t.id, p, log, this.app, this.replicated ? log.logStartOffset : log.nextOffset);
+        const part = new Partition(t.name, t.id, p, log, this.replicated ? log.logStartOffset : log.nextOffset);
         opened.push(part);
       }
     } catch (err) {

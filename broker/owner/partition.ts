@@ -11,9 +11,9 @@
 // in-sync replicas have the records (broker/replication/replica-set.ts decides), and followers learn
 // the leader's high watermark from its Deliver frames.
 //
-// Two live streams (uWS topics), each frame built once and fanned out in C++:
-//   liveKey    committed records, published when the high watermark advances: consumers (default).
-//   appendKey  every batch as it is appended, before it is committed: followers replicating, and
+// Two live streams, each frame built once and the same bytes sent to every live subscriber:
+//   committed  committed records, sent when the high watermark advances: consumers (default).
+//   append     every batch as it is appended, before it is committed: followers replicating, and
 //              consumers that chose isolation 'leader' (lowest latency; a failover may truncate what
 //              they saw, and they are told). Empty on one node, where both would carry the same bytes.
 //
@@ -23,19 +23,20 @@
 // Natural batching (one node, Aeron/LMAX-style smart batching). The first batch appended in an event-loop
 // turn is committed and published at once: an idle partition adds no delay. Batches appended later in
 // the same turn (a busy owner reading many Produce frames from its sockets) are appended but held: the
-// turn's end (setImmediate, which runs after uWS has flushed the turn's publishes) commits them together
+// turn's end (setImmediate, after the turn's I/O callbacks) commits them together
 // and publishes them as ONE Deliver frame per subscriber instead of one per batch. Held batches are not
 // committed yet, so the high watermark and the published stream still move in one step and the join-at-
 // head rule above holds. Measured effect in docs/latency.md.
 //
-// Direct delivery. uWS sends a topic's publishes after the message handler returns, from the loop's
-// post handler: behind the producer's ack, which leaves when the handler's socket uncorks, and on
-// loopback behind the ack's receiver's wakeup. While a partition has few live subscribers
-// (DIRECT_LISTENERS), the committed stream skips the topic and ws.send()s the frame to each of them
-// inside the handler: the Deliver is on the wire before the ack, for the price of a loop over a few
-// sockets (measured: −6..−16 µs delivery p50, +4 µs ack p50; docs/latency.md). Beyond that, uWS's C++
-// fan-out does the work. Order is safe across the two: a ws.send drains the socket's queued publishes first.
-import type { Publisher } from '../tls/endpoint-app.js';
+// Sending. Each live subscriber is sent each frame with ws.send, from the step that commits it, rather
+// than through a uWS topic (app.publish), for two reasons, both measured (docs/latency.md):
+// - Loss. uWS skips a topic subscriber whose socket holds more than maxBackpressure and says nothing
+//   (App.h publish ignores the send's DROPPED), so that subscriber would resume past the records it never
+//   got. ws.send says DROPPED, and the subscriber goes back to catch-up reads from that frame's first offset.
+// - Latency. uWS sends a topic's small publishes after the message handler returns, behind the producer's
+//   ack; ws.send writes at once, so the Deliver is on the wire first (delivery p50 −6..−16 µs, ack +4 µs).
+// A JavaScript loop over the subscribers cost nothing measurable against uWS's C++ one at 1 → 1,000 (both
+// write one frame per socket per send).
 import { encodeFrameView } from '../../schemas/frames.js';
 import { batchBaseOffset, batchLastOffset, batchLength } from '../../schemas/record-batch.js';
 import type { AppendResult, PartitionLog } from '../log/partition-log.js';
@@ -55,12 +56,9 @@ export interface ReplicaRoleState {
 /** Largest committed range published in one Deliver frame; a bigger jump goes out in several. */
 const COMMIT_FRAME_BYTES = 1024 * 1024;
 
-/** Live committed-stream subscribers a partition sends to itself before it hands fan-out to the uWS topic. */
-export const DIRECT_LISTENERS = 4;
-
-/** A live subscriber the partition sends frames to directly (owner/subscription.ts). */
-export interface DirectListener {
-  /** Sends one live Deliver frame that starts at offset `from`. */
+/** A live subscriber of one of the partition's streams (owner/subscription.ts). */
+export interface LiveListener {
+  /** Sends one live Deliver frame; `from` is the first offset it carries (the stream's end when it carries none). */
   sendLive(frame: Uint8Array, from: number): void;
 }
 
@@ -75,10 +73,14 @@ function endTurn(): void {
 }
 
 export class Partition {
-  /** uWS pub/sub topic of the committed stream; carries the topic incarnation so a re-created topic is a new stream. */
+  /** Names the committed stream; carries the topic incarnation so a re-created topic is a new stream. */
   readonly liveKey: string;
-  /** uWS pub/sub topic of the append (uncommitted) stream: followers and isolation-'leader' consumers. */
+  /** Names the append (uncommitted) stream: followers and isolation-'leader' consumers. */
   readonly appendKey: string;
+  /** Live subscribers of the committed stream. */
+  readonly committedListeners = new Set<LiveListener>();
+  /** Live subscribers of the append stream. */
+  readonly appendListeners = new Set<LiveListener>();
   /** Fencing token stamped into every appended batch; one node keeps epoch 0. */
   leaderEpoch = 0;
   /** Cluster mode: this replica's role; null on one node. */
@@ -88,12 +90,10 @@ export class Partition {
   /** Committed end offset (exclusive): consumers see records below it only. */
   private hw: number;
   readonly subscriptions = new Set<Subscription>();
-  /** Live subscriptions with a credit window: the only ones publish() must account per subscriber. */
+  /** Live subscriptions with a credit window or a quota: the only ones a send must account per subscriber. */
   readonly creditLimited = new Set<Subscription>();
   /** Subscriptions waiting for the high watermark to reach their start (a new leader still catching up its HW). */
   readonly awaitingCommit = new Set<Subscription>();
-  /** Live committed-stream subscribers sent each frame directly rather than through the uWS topic (≤ DIRECT_LISTENERS). */
-  readonly direct = new Set<DirectListener>();
   /** Natural batching: a batch of this turn was published already (later ones are held). */
   private turnOpen = false;
   /** Copies of the batches held this turn (the producers' views die with their uWS handler), in log order. */
@@ -105,8 +105,6 @@ export class Partition {
     readonly topicId: number,
     readonly partition: number,
     readonly log: PartitionLog,
-    /** The owner's app; it must have a WebSocket route (numSubscribers() segfaults without one). */
-    private readonly app: Publisher,
     /**
      * Where the high watermark starts: the log end on one node (everything recovered is the node's only
      * copy); in a cluster the log start, until the leader says more (a restarted replica cannot know
@@ -124,9 +122,9 @@ export class Partition {
     return this.hw;
   }
 
-  /** Whether anyone listens to the committed stream, directly or through the topic. */
-  private hasLiveListeners(): boolean {
-    return this.direct.size > 0 || this.app.numSubscribers(this.liveKey) > 0;
+  /** The live subscribers of the stream `key` names (liveKey or appendKey). */
+  listenersOf(key: string): Set<LiveListener> {
+    return key === this.appendKey ? this.appendListeners : this.committedListeners;
   }
 
   /** Appended end offset (may run ahead of the high watermark while replicas catch up). */
@@ -146,7 +144,7 @@ export class Partition {
     const from = this.hw;
     if (to <= from) return;
     this.hw = to;
-    if (this.hasLiveListeners()) {
+    if (this.committedListeners.size > 0) {
       // One node: the batches just appended (the log's tail) are exactly what became committed, so their bytes go out as they are.
       if (justAppended !== null && batchBaseOffset(justAppended) === from && to === end) this.publishCommitted(justAppended);
       else this.publishCommittedRange(from, to);
@@ -176,12 +174,12 @@ export class Partition {
 
   private publishCommitted(batches: Uint8Array): void {
     const frame = encodeFrameView({ type: 'Deliver', topic: this.topic, partition: this.partition, highWatermark: this.hw, live: true, batches });
-    if (this.direct.size > 0) {
-      const from = batchBaseOffset(batches);
-      for (const l of this.direct) l.sendLive(frame, from);
-    }
-    this.app.publish(this.liveKey, frame, true, false);
-    if (this.creditLimited.size > 0) for (const sub of this.creditLimited) if (sub.key === this.liveKey) sub.spendLiveCredit(frame.length);
+    this.send(this.committedListeners, this.liveKey, frame, batchBaseOffset(batches));
+  }
+
+  private send(listeners: Set<LiveListener>, key: string, frame: Uint8Array, from: number): void {
+    for (const l of listeners) l.sendLive(frame, from);
+    if (this.creditLimited.size > 0) for (const sub of this.creditLimited) if (sub.key === key) sub.spendLiveCredit(frame.length);
   }
 
   /** Keeps a copy of an appended batch for the end of this turn (natural batching); the frame stays under the limit. */
@@ -214,9 +212,9 @@ export class Partition {
 
   /** Tells the append stream (followers) the high watermark when no batch carries it. */
   publishHighWatermark(): void {
-    if (this.app.numSubscribers(this.appendKey) === 0) return;
+    if (this.appendListeners.size === 0) return;
     const frame = encodeFrameView({ type: 'Deliver', topic: this.topic, partition: this.partition, highWatermark: this.hw, live: true, batches: EMPTY });
-    this.app.publish(this.appendKey, frame, true, false);
+    for (const l of this.appendListeners) l.sendLive(frame, this.log.nextOffset);
   }
 
   /** Appends one producer batch (stamped in place inside `batch`); it is not committed yet. */
@@ -237,17 +235,16 @@ export class Partition {
       else {
         this.commitUpTo(this.log.nextOffset, batch);
         // Only a stream someone listens to is worth batching (and costs a setImmediate per turn).
-        if (this.hasLiveListeners()) {
+        if (this.committedListeners.size > 0) {
           this.turnOpen = true;
           endTurnSoon(this);
         }
       }
       return res;
     }
-    if (this.app.numSubscribers(this.appendKey) > 0) {
+    if (this.appendListeners.size > 0) {
       const frame = encodeFrameView({ type: 'Deliver', topic: this.topic, partition: this.partition, highWatermark: this.hw, live: true, batches: batch });
-      this.app.publish(this.appendKey, frame, true, false);
-      if (this.creditLimited.size > 0) for (const sub of this.creditLimited) if (sub.key === this.appendKey) sub.spendLiveCredit(frame.length);
+      this.send(this.appendListeners, this.appendKey, frame, res.baseOffset);
     }
     role.onAppended?.(res, batch);
     return res;

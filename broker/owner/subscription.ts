@@ -1,10 +1,10 @@
 // A subscriber's place in one partition, on its owner. Two modes:
 //   catch-up: the owner reads whole batches from the log at `nextOffset` and sends them while the
 //             socket has room (and credit) left;
-//   live:     the socket is subscribed to the partition's uWS topic and gets the one shared frame.
+//   live:     the subscription is one of the partition's live listeners and is sent the one shared frame.
 // The switch catch-up → live happens when nextOffset reaches the high watermark (the committed head:
 // subscribers never see uncommitted records, see partition.ts), in the same synchronous
-// step that subscribes the socket, so no append can fall between them: no gap, no duplicate.
+// step that makes it a live listener, so no append can fall between them: no gap, no duplicate.
 // A live subscriber that falls behind (socket buffer past a threshold) or runs out of credit goes
 // back to catch-up at the high watermark it has been sent up to.
 import { asTickbusError, ErrorCode, TickbusError } from '../../schemas/errors.js';
@@ -15,7 +15,7 @@ import type { Session } from '../edge/session.js';
 import type { PrincipalQuotas, TokenBucket } from '../limits/quotas.js';
 import { Counter, type OwnerCounters } from './counters.js';
 import type { LearnerThrottle } from './learner-throttle.js';
-import { DIRECT_LISTENERS, type DirectListener, type Partition } from './partition.js';
+import type { LiveListener, Partition } from './partition.js';
 
 /** An owner connection: the edge's session plus what the owner keeps per socket. */
 export interface ConnState extends Session {
@@ -37,10 +37,10 @@ export interface CatchUpLimits {
 
 export type StepResult = 'more' | 'blocked' | 'done';
 
-export class Subscription implements DirectListener {
+export class Subscription implements LiveListener {
   mode: 'catchup' | 'live' = 'catchup';
   closed = false;
-  /** The uWS topic of the stream this subscription joins when it reaches its head. */
+  /** Names the stream this subscription joins when it reaches its head (Partition.liveKey or appendKey). */
   readonly key: string;
   /** A learner's catch-up (reassignment) is paced by this owner's bucket (learner-throttle.ts); null for everyone else. */
   throttle: LearnerThrottle | null = null;
@@ -107,25 +107,19 @@ export class Subscription implements DirectListener {
   private goLive(): void {
     const ws = this.conn.ws;
     if (!ws) return;
-    const p = this.partition;
-    if (this.key === p.liveKey && p.direct.size < DIRECT_LISTENERS) p.direct.add(this);
-    else ws.subscribe(this.key);
+    this.partition.listenersOf(this.key).add(this);
     this.mode = 'live';
     // A consume quota counts each live frame too: such a subscriber is accounted per publish like a credit window.
     if (this.hasCreditWindow || this.consumeQuota(monotonicMs()) !== null) this.partition.creditLimited.add(this);
   }
 
-  /** Leaves the live stream at the head: everything published so far reaches the socket first. */
+  /**
+   * Leaves the live stream at the head. Every live frame so far was handed to the socket by ws.send (none
+   * waits in a uWS topic queue, which an unsubscribe used to cut: a gap), so catch-up starts at the head.
+   */
   leaveLive(): void {
     if (this.mode !== 'live') return;
-    const ws = this.conn.ws;
-    // uWS queues publishes and writes them at the end of the event-loop iteration; an unsubscribe before
-    // that drops what is queued for this socket (measured: a gap). A send drains the socket's queue
-    // first, and a ping is a send the application never sees.
-    if (!this.partition.direct.delete(this)) {
-      ws?.ping();
-      ws?.unsubscribe(this.key);
-    }
+    this.partition.listenersOf(this.key).delete(this);
     this.toCatchUp(this.head());
   }
 
@@ -136,13 +130,13 @@ export class Subscription implements DirectListener {
     this.pump.add(this);
   }
 
-  /** Direct delivery (Partition.direct): one live frame starting at `from`. */
+  /** One live frame starting at offset `from` (Partition's streams call this). */
   sendLive(frame: Uint8Array, from: number): void {
     const ws = this.conn.ws;
     if (!ws || !this.conn.open) return;
     // Dropped at maxBackpressure: the frame never reached the socket, so catch-up resends it (no gap).
     if (ws.send(frame, true, false) !== 2) return;
-    this.partition.direct.delete(this);
+    this.partition.listenersOf(this.key).delete(this);
     this.toCatchUp(from);
   }
 
@@ -178,7 +172,7 @@ export class Subscription implements DirectListener {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.mode === 'live' && !this.partition.direct.delete(this) && this.conn.open) this.conn.ws?.unsubscribe(this.key);
+    this.partition.listenersOf(this.key).delete(this);
     this.partition.creditLimited.delete(this);
     this.partition.awaitingCommit.delete(this);
     this.partition.subscriptions.delete(this);

@@ -2,17 +2,13 @@
 // certificate is reloaded. uWS cannot swap the certificate of a live SSL context, so a reload builds
 // a new SSLApp with the same routes, moves the listen port to it and keeps the old app for the
 // connections it already has: new connections get the new certificate, open ones keep theirs and
-// are not cut. Live streams are published through every app (see publish()), so a subscriber on the
-// old app still gets records. Retired apps are closed with the endpoint.
+// are not cut. Live frames go to each subscriber's own socket (owner/partition.ts), so a subscriber on
+// the old app still gets records. Retired apps are closed with the endpoint.
 import fs from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
 import type { TlsConfig } from '../config.js';
-import type { RecognizedString } from 'uWebSockets.js';
 import { closeApp, listenExclusive, type TemplatedApp, type us_listen_socket, uws } from '../uws.js';
-
-/** The part of an app a partition publishes through: one app, or all apps of a reloaded endpoint. */
-export type Publisher = Pick<TemplatedApp, 'publish' | 'numSubscribers'>;
 
 /**
  * Reads the certificate and key and checks that they belong together, so a bad file is reported with
@@ -51,7 +47,7 @@ export function newApp(tls: TlsConfig | null): TemplatedApp {
   return app;
 }
 
-export class EndpointApp implements Publisher {
+export class EndpointApp {
   /** Every app of this endpoint, the listening one last. */
   private readonly apps: TemplatedApp[];
   private listenSocket: us_listen_socket | null = null;
@@ -123,22 +119,6 @@ export class EndpointApp implements Publisher {
   stopListening(): void {
     if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
-  }
-
-  publish(topic: RecognizedString, message: RecognizedString, isBinary?: boolean, compress?: boolean): boolean {
-    const apps = this.apps;
-    if (apps.length === 1) return apps[0]!.publish(topic, message, isBinary, compress);
-    let ok = false;
-    for (const a of apps) ok = a.publish(topic, message, isBinary, compress) || ok;
-    return ok;
-  }
-
-  numSubscribers(topic: RecognizedString): number {
-    const apps = this.apps;
-    if (apps.length === 1) return apps[0]!.numSubscribers(topic);
-    let n = 0;
-    for (const a of apps) n += a.numSubscribers(topic);
-    return n;
   }
 
   /** Closes every socket of every app (a worker must, before it ends). */

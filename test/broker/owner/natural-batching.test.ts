@@ -1,15 +1,14 @@
 // Natural batching on one node: the first batch of an event-loop turn is published at once, later ones
 // of the same turn go out together at the turn's end. Whatever the interleaving of appends, turn ends and
 // subscribers joining at the head or leaving, each subscriber sees every record from its start exactly
-// once, in order — through frames of one batch and of many, whether the partition sends to it directly
-// (Partition.direct, a few subscribers) or through the uWS topic.
+// once, in order — through frames of one batch and of many.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PartitionLog } from '../../../broker/log/partition-log.js';
-import { type DirectListener, Partition } from '../../../broker/owner/partition.js';
+import { type LiveListener, Partition } from '../../../broker/owner/partition.js';
 import { decodeFrame } from '../../../schemas/frames.js';
 import { batchBaseOffset, batchLength, decodeBatches, encodeBatch } from '../../../schemas/record-batch.js';
 
@@ -25,24 +24,9 @@ interface Listener {
   frameBatches: number[];
 }
 
-/**
- * The two calls Partition makes on its uWS app, with uWS's pub/sub rule: a publish reaches the
- * subscribers of the topic at the moment of the publish.
- */
-class FakeApp {
-  readonly listeners = new Set<Listener>();
-  numSubscribers(): number {
-    return this.listeners.size;
-  }
-  publish(_topic: string, frame: Uint8Array): boolean {
-    for (const l of this.listeners) receive(l, frame);
-    return true;
-  }
-}
-
 function receive(l: Listener, frame: Uint8Array): void {
   const f = decodeFrame(frame.slice());
-  if (f.type !== 'Deliver') throw new Error(`published ${f.type}`);
+  if (f.type !== 'Deliver') throw new Error(`sent ${f.type}`);
   let n = 0;
   for (let at = 0; at < f.batches.length; at += batchLength(f.batches, at)) n++;
   // A frame starts where the stream stands: never below what a listener already has.
@@ -51,35 +35,32 @@ function receive(l: Listener, frame: Uint8Array): void {
   for (const r of decodeBatches(f.batches)) l.values.push(new TextDecoder().decode(r.value!));
 }
 
-let directFrames = 0;
-
-/** A subscriber the partition sends to itself (Partition.direct), as a live Subscription is while few listen. */
-function directListener(l: Listener): DirectListener {
+/** A live subscriber of the committed stream, as a Subscription in live mode is. */
+function liveListener(l: Listener): LiveListener {
   return {
     sendLive(frame, from) {
       const f = decodeFrame(frame.slice());
       if (f.type === 'Deliver') expect(from).toBe(batchBaseOffset(f.batches));
-      directFrames++;
       receive(l, frame);
     },
   };
 }
 
-function openPartition(app: FakeApp): Partition {
+function openPartition(): Partition {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickbus-batching-'));
   const log = PartitionLog.open(dir, { fsync: 'os' });
   cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
   cleanups.push(() => log.close());
-  return new Partition('t', 1, 0, log, app);
+  return new Partition('t', 1, 0, log);
 }
 
 const endOfTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-type Op = { kind: 'append'; records: number } | { kind: 'turn' } | { kind: 'join'; direct: boolean } | { kind: 'leave'; which: number };
+type Op = { kind: 'append'; records: number } | { kind: 'turn' } | { kind: 'join' } | { kind: 'leave'; which: number };
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('append' as const), records: fc.integer({ min: 1, max: 4 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('turn' as const) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('join' as const), direct: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('join' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('leave' as const), which: fc.nat() }) },
 );
 
@@ -89,11 +70,10 @@ describe('natural batching of live delivery', () => {
     let sawOne = false;
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 60 }), async (ops) => {
-        const app = new FakeApp();
-        const p = openPartition(app);
+        const p = openPartition();
         const all: string[] = [];
         const everyone: Listener[] = [];
-        const direct = new Map<Listener, DirectListener>();
+        const live = new Map<Listener, LiveListener>();
         for (const op of ops) {
           if (op.kind === 'append') {
             const vs = Array.from({ length: op.records }, (_, i) => `${all.length + i}`);
@@ -103,18 +83,15 @@ describe('natural batching of live delivery', () => {
           else if (op.kind === 'join') {
             // Joining the live stream at its head, as Subscription.goLive does: the committed end.
             const l: Listener = { start: p.highWatermark, values: [], frameBatches: [] };
-            if (op.direct) {
-              const d = directListener(l);
-              direct.set(l, d);
-              p.direct.add(d);
-            } else app.listeners.add(l);
+            const sink = liveListener(l);
+            live.set(l, sink);
+            p.committedListeners.add(sink);
             everyone.push(l);
           } else if (everyone.length > 0) {
             const l = everyone[op.which % everyone.length]!;
-            app.listeners.delete(l);
-            const d = direct.get(l);
-            if (d) p.direct.delete(d);
-            direct.delete(l);
+            const sink = live.get(l);
+            if (sink) p.committedListeners.delete(sink);
+            live.delete(l);
           }
         }
         await endOfTurn();
@@ -123,7 +100,7 @@ describe('natural batching of live delivery', () => {
         for (const l of everyone) {
           const expected = all.slice(l.start, l.start + l.values.length);
           expect(l.values).toEqual(expected);
-          if (app.listeners.has(l) || direct.has(l)) expect(l.start + l.values.length).toBe(all.length);
+          if (live.has(l)) expect(l.start + l.values.length).toBe(all.length);
           for (const n of l.frameBatches) {
             if (n > 1) sawMany = true;
             else sawOne = true;
@@ -133,17 +110,15 @@ describe('natural batching of live delivery', () => {
       }),
       { numRuns: 200 },
     );
-    // The property ran over both shapes of frame, and over direct delivery.
+    // The property ran over both shapes of frame.
     expect(sawMany).toBe(true);
-    expect(directFrames).toBeGreaterThan(0);
     expect(sawOne).toBe(true);
   });
 
   it('sends a turn of many appends as two frames: the first at once, the rest together at the end of the turn', async () => {
-    const app = new FakeApp();
-    const p = openPartition(app);
+    const p = openPartition();
     const l: Listener = { start: 0, values: [], frameBatches: [] };
-    app.listeners.add(l);
+    p.committedListeners.add(liveListener(l));
     for (let i = 0; i < 10; i++) p.appendAndPublish(encodeBatch([{ value: `${i}` }]), Date.now() * 1000);
     // The first batch went out synchronously (an idle partition adds no delay); the rest wait for the turn.
     expect(l.frameBatches).toEqual([1]);
@@ -156,8 +131,7 @@ describe('natural batching of live delivery', () => {
   });
 
   it('publishes each batch at once when nobody subscribes (nothing to batch for)', () => {
-    const app = new FakeApp();
-    const p = openPartition(app);
+    const p = openPartition();
     for (let i = 0; i < 3; i++) p.appendAndPublish(encodeBatch([{ value: `${i}` }]), Date.now() * 1000);
     expect(p.highWatermark).toBe(3);
   });

@@ -3,28 +3,21 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { PartitionLog } from '../../../broker/log/partition-log.js';
 import { Partition } from '../../../broker/owner/partition.js';
-import { closeApp, uws } from '../../../broker/uws.js';
 import { decodeBatches, encodeBatch } from '../../../schemas/record-batch.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const c of cleanups.splice(0).reverse()) c();
 });
-// One uWS app for the file: the partitions publish through it (no one subscribes here). It needs a
-// WebSocket route: numSubscribers() on an app without one segfaults (measured, uWS 20.x).
-const app = uws.App();
-app.ws('/*', {});
-afterAll(() => closeApp(app));
-
 function openPartition(): Partition {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickbus-partition-'));
   const log = PartitionLog.open(dir, { fsync: 'os' });
   cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
   cleanups.push(() => log.close());
-  return new Partition('t', 1, 0, log, app);
+  return new Partition('t', 1, 0, log);
 }
 
 const batch = (...values: string[]): Uint8Array => encodeBatch(values.map((value) => ({ value })));

@@ -1,12 +1,11 @@
-// Owner registries for tests, each in its own temp data dir, all on one uWS app for the file. Everything
+// Owner registries for tests, each in its own temp data dir. Everything
 // a test opens is closed (logs fsynced and closed) and removed after it, in reverse order of opening, so
 // a registry is closed before its directory goes. Call once at the test file's top level (it adds hooks).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach } from 'vitest';
+import { afterEach } from 'vitest';
 import { PartitionRegistry } from '../../../broker/owner/partition-registry.js';
-import { closeApp, uws } from '../../../broker/uws.js';
 
 export interface RegistryFixture {
   /** A new empty data dir, removed after the test. */
@@ -16,11 +15,6 @@ export interface RegistryFixture {
 }
 
 export function registryFixture(tempPrefix: string): RegistryFixture {
-  // The partitions publish through one app (no one subscribes). numSubscribers() needs a WebSocket route.
-  const app = uws.App();
-  app.ws('/*', {});
-  afterAll(() => closeApp(app));
-
   const cleanups: (() => void)[] = [];
   afterEach(() => {
     for (const c of cleanups.splice(0).reverse()) c();
@@ -33,7 +27,7 @@ export function registryFixture(tempPrefix: string): RegistryFixture {
       return dir;
     },
     registry: (dir, cluster) => {
-      const r = new PartitionRegistry(dir, app, cluster);
+      const r = new PartitionRegistry(dir, cluster);
       cleanups.push(() => r.closeAll(() => undefined));
       return r;
     },
