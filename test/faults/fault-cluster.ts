@@ -7,7 +7,7 @@
 // TICKBUS_TEST_PEER_ROUTES name them), so every owner port is chosen up front.
 import type { MetadataResult } from '../helpers/wire-client.js';
 import { metadata } from '../helpers/wire-client.js';
-import { type BrokerProcess, freePort, startBroker } from '../helpers/broker.js';
+import { type BrokerProcess, stablePorts, startBroker } from '../helpers/broker.js';
 import { type EtcdProcess, startEtcd } from '../helpers/etcd.js';
 import { NemesisProxy } from './nemesis-proxy.js';
 
@@ -63,7 +63,7 @@ export class FaultCluster {
       const total = opts.brokers + opts.spares;
       for (let id = 1; id <= total; id++) {
         const etcdProxy = await NemesisProxy.start({ targetPort: etcdPort });
-        c.nodes.set(id, { id, ownerPort: await freePort(), etcdProxy, process: null, state: 'down', member: id <= opts.brokers });
+        c.nodes.set(id, { id, ownerPort: await stablePorts(), etcdProxy, process: null, state: 'down', member: id <= opts.brokers });
       }
       for (const from of c.nodes.values()) {
         for (const to of c.nodes.values()) {

@@ -57,6 +57,30 @@ export function freePort(): Promise<number> {
   });
 }
 
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A first port of `count` consecutive free loopback ports BELOW Linux's ephemeral range (32768-60999), for
+ * ports a test binds again after a kill -9 (a restarted broker keeps its owner ports). A port from the
+ * ephemeral range can be handed to any process's outgoing connection while the broker is down, and the
+ * restart then fails with "port in use" (seen once in a full run: fault scenario, seed 2).
+ */
+export async function stablePorts(count = 1): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * (12_000 - count));
+    let ok = true;
+    for (let p = base; p < base + count && ok; p++) ok = await portIsFree(p);
+    if (ok) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports found below the ephemeral range`);
+}
+
 export async function startBroker(opts: StartOptions = {}): Promise<BrokerProcess> {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' first`);
   const dataDir = opts.dataDir ?? tempDir();

@@ -1,8 +1,7 @@
 // A real cluster for integration tests: one throwaway etcd (helpers/etcd.ts) and N broker processes
 // in cluster mode (helpers/broker.ts), node ids 1..N in zones z1..zN, each on fixed owner ports so a
 // restarted broker comes back at the endpoints it registered. Stop it in afterAll.
-import net from 'node:net';
-import { type BrokerProcess, freePort, startBroker } from './broker.js';
+import { type BrokerProcess, stablePorts, startBroker } from './broker.js';
 import { type EtcdProcess, startEtcd } from './etcd.js';
 
 export interface ClusterOptions {
@@ -47,26 +46,6 @@ export async function health(b: BrokerProcess): Promise<{ status: string; cluste
   return r ? ((await r.json()) as Awaited<ReturnType<typeof health>>) : null;
 }
 
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
-/** A first port with `count` free ports from it (owner ports are consecutive). */
-async function freePortRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = await freePort();
-    if (base + count - 1 > 65535) continue;
-    let ok = true;
-    for (let p = base + 1; p < base + count && ok; p++) ok = await portIsFree(p);
-    if (ok) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports found`);
-}
-
 export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
   const n = opts.brokers ?? 3;
   const owners = opts.owners ?? 1;
@@ -83,7 +62,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       // prettier-ignore
       const args = [
         '--cluster', etcdUrl, '--cluster-name', clusterName, '--node-id', String(id), '--zone', `z${id}`,
-        '--owners', String(owners), '--owner-base-port', String(await freePortRange(owners)),
+        '--owners', String(owners), '--owner-base-port', String(await stablePorts(owners)),
         ...(opts.leaseTtlMs ? ['--lease-ttl-ms', String(opts.leaseTtlMs)] : []),
         ...(opts.args ?? []), ...(opts.argsFor?.(id) ?? []),
       ];
