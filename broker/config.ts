@@ -26,6 +26,11 @@ export interface BrokerConfig {
   verifyOnOpen: VerifyOnOpen;
   /** Which thread runs group commits' fdatasync: the partition's 'owner' (Redis-like) or libuv's 'pool' (log-config.ts). */
   fsyncThread: FsyncThread;
+  /**
+   * After each request an owner keeps its event loop spinning for this long instead of sleeping (owner/busy-poll.ts);
+   * 0 (the default) never spins. Halves the live p50 here and burns a core per busy owner: docs/latency.md.
+   */
+  busyPollUs: number;
   /** Largest WebSocket message accepted (a produce frame carries one batch). */
   maxPayloadLength: number;
   /** uWS per-socket send buffer limit; uWS skips publishes to a socket above it. */
@@ -176,6 +181,7 @@ export function defaultConfig(): BrokerConfig {
     fsyncIntervalMs: 50,
     verifyOnOpen: 'all',
     fsyncThread: 'owner',
+    busyPollUs: 0,
     maxPayloadLength: 4 * 1024 * 1024,
     maxBackpressure: 16 * 1024 * 1024,
     idleTimeoutSec: 120,
@@ -218,6 +224,7 @@ export function resolveConfig(partial: BrokerConfigInput): BrokerConfig {
   if (!isFsyncPolicy(c.fsync)) throw new TypeError(`fsync must be ${FSYNC_POLICY_NAMES}, got ${String(c.fsync)}`);
   int('fsyncIntervalMs', c.fsyncIntervalMs, 1, 60_000);
   if (!(FSYNC_THREADS as readonly unknown[]).includes(c.fsyncThread)) throw new TypeError(`fsyncThread must be 'owner' or 'pool', got ${JSON.stringify(c.fsyncThread)}`);
+  int('busyPollUs', c.busyPollUs, 0, 1_000_000);
   if (!(VERIFY_ON_OPEN as readonly unknown[]).includes(c.verifyOnOpen)) throw new TypeError(`verifyOnOpen must be 'all' or 'active', got ${JSON.stringify(c.verifyOnOpen)}`);
   int('maxPayloadLength', c.maxPayloadLength, 1024, 256 * 1024 * 1024);
   int('maxBackpressure', c.maxBackpressure, 64 * 1024, 1024 * 1024 * 1024);

@@ -37,6 +37,8 @@ Options:
   --verify-on-open W      CRC-check at start: all segments | only the active one (docs/log.md) [all]
   --fsync-thread T        who runs a group commit's fdatasync: the partition's owner (no thread
                           wakeup; its other partitions wait) | the libuv pool (docs/latency.md) [owner]
+  --busy-poll-us N        after a request, an owner spins this long before it sleeps again: no
+                          wakeup for the next one, a core kept busy (docs/latency.md); 0 = never [0]
   --owners N        partition-owner threads                                                [min(2, cores)]
   --max-payload N   largest frame in bytes                                                 [4194304]
   --test-hooks      enable test-only hooks: POST /test/owners/:id/fault, .../hold-restart, .../release-restart
@@ -160,6 +162,7 @@ export async function brokerCommand(argv: string[]): Promise<number> {
       'fsync-interval-ms': { type: 'string' },
       'verify-on-open': { type: 'string' },
       'fsync-thread': { type: 'string' },
+      'busy-poll-us': { type: 'string' },
       owners: { type: 'string' },
       'owner-base-port': { type: 'string' },
       'max-payload': { type: 'string' },
@@ -209,6 +212,7 @@ export async function brokerCommand(argv: string[]): Promise<number> {
     if (!(FSYNC_THREADS as readonly string[]).includes(fsyncThread)) throw new UsageError(`--fsync-thread must be owner or pool, got '${fsyncThread}'`);
     partial.fsyncThread = fsyncThread as FsyncThread;
   }
+  if (values['busy-poll-us'] !== undefined) partial.busyPollUs = intOption(values, 'busy-poll-us', 0, 0, 1_000_000);
   if (values['owner-base-port'] !== undefined) partial.ownerBasePort = intOption(values, 'owner-base-port', 0, 0, 65535);
   if (values.owners !== undefined) partial.owners = intOption(values, 'owners', 1, 1, 64);
   if (values['max-payload'] !== undefined) partial.maxPayloadLength = intOption(values, 'max-payload', 0, 1024);

@@ -19,6 +19,7 @@ import { Acl, type AclRule } from '../security/acl.js';
 import { Authenticator } from '../security/authenticator.js';
 import { PrincipalQuotas } from '../limits/quotas.js';
 import { EndpointApp } from '../tls/endpoint-app.js';
+import { BusyPoll } from './busy-poll.js';
 import type { OwnerContext } from './context.js';
 import { onFetch } from './fetch.js';
 import { Counter, newCounterBuffer, OwnerCounters } from './counters.js';
@@ -47,6 +48,8 @@ export class Owner {
   private readonly endpoint: EndpointApp;
   private readonly ctx: OwnerContext;
   private readonly registry: PartitionRegistry;
+  /** Spins the loop after each request when busyPollUs > 0 (busy-poll.ts); null: sleep at once. */
+  private readonly busyPoll: BusyPoll | null;
   private readonly edge: Edge<ConnState>;
   private readonly quotas: PrincipalQuotas;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -83,6 +86,7 @@ export class Owner {
       undefined,
       quotas,
     );
+    this.busyPoll = config.busyPollUs > 0 ? new BusyPoll(config.busyPollUs / 1000) : null;
     this.registry = new PartitionRegistry(config.dataDir, config.cluster !== null, { verifyOnOpen: config.verifyOnOpen, fsyncThread: config.fsyncThread }, () =>
       this.counters.add(Counter.logCorruptionTruncations),
     );
@@ -127,6 +131,7 @@ export class Owner {
 
   /** The requests an owner serves (the edge has checked the frame and the Hello, and answers Ping). */
   private dispatch(conn: ConnState, frame: Frame): void {
+    this.busyPoll?.touch();
     // Authorisation first: a refused request learns nothing about the partition (not even whether it exists).
     if (this.acl) this.authorize(this.acl, conn.principal, frame);
     switch (frame.type) {
