@@ -229,9 +229,9 @@ describe('frame codec', () => {
     );
   });
 
-  // Deliver and ProduceAck are written by hand on the live path; the generated builder is the reference.
-  it('writes Deliver and ProduceAck that read back, through the generated code too, as the builder\'s bytes do', () => {
-    const live = fc.oneof(arbs.Deliver, arbs.ProduceAck) as fc.Arbitrary<Frame>;
+  // Deliver, ProduceAck and Produce are written by hand on the live path; the generated builder is the reference.
+  it('writes Deliver, ProduceAck and Produce that read back, through the generated code too, as the builder\'s bytes do', () => {
+    const live = fc.oneof(arbs.Deliver, arbs.ProduceAck, arbs.Produce) as fc.Arbitrary<Frame>;
     fc.assert(
       fc.property(live, live, (f, g2) => {
         const reference = decodeFrameGenerated(encodeFrameGenerated(f).slice());
