@@ -27,14 +27,16 @@
 //   deliveryTimeoutMs passed → every batch sent but not acknowledged fails with TIMEOUT (it may or
 //     may not have been written: the broker could not be asked), unsent ones go on in a new session.
 import type { AcksMode, Frame } from '../schemas/frames.js';
-import { BATCH_HEADER_SIZE, encodeBatch } from '../schemas/record-batch.js';
+import { BATCH_HEADER_SIZE } from '../schemas/record-batch.js';
 import { Backoff } from './backoff.js';
 import {
   BatchAccumulator,
   type BytesRecord,
   type CutBatch,
+  encodeCut,
   encodedRecordSize,
   toBytes,
+  utf8Length,
 } from './batch-accumulator.js';
 import type { Connection } from './connection.js';
 import { ErrorCode, TickbusError } from './errors.js';
@@ -127,6 +129,8 @@ interface Batch {
   done: boolean;
 }
 
+const RESOLVED = Promise.resolve();
+
 /** Random non-zero 48-bit integer (fits the batch header's u64 and a JS number exactly). */
 export function randomProducerId(random: () => number = Math.random): number {
   let id = 0;
@@ -207,7 +211,11 @@ export interface ProducerStats {
 }
 
 export class Producer {
-  private readonly pipelines = new Map<string, PartitionPipeline>();
+  /**
+   * Pipelines by topic, then partition: no key string built and hashed per record (the send path runs
+   * cold, one send every few ms, where every allocation and hash shows).
+   */
+  private readonly pipelines = new Map<string, PartitionPipeline[]>();
   private readonly partitioner = new Partitioner();
   private bufferedBytes = 0;
   private flushScheduled = false;
@@ -219,6 +227,7 @@ export class Producer {
    * deep enough for the broker to refuse requests.
    */
   private readonly throttledUntil = new WeakMap<Connection, number>();
+  private everThrottled = false;
   private idleWaiters: (() => void)[] = [];
   /** send() calls waiting for their topic's metadata before their records reach a pipeline, per topic, in call order. */
   private readonly waitingForMetadata = new Map<string, WaitingSend[]>();
@@ -365,6 +374,8 @@ export class Producer {
           n++;
         }
         if (n > 0xffff) throw new RangeError(`record ${i}: at most 65535 headers`);
+        // encodeCut writes a name's length as a u16: refused here rather than encoded wrong at flush time.
+        for (const name in hs) if (utf8Length(name) > 0xffff) throw new RangeError(`record ${i}: header name '${name.slice(0, 20)}...' is longer than 65535 bytes of UTF-8`);
         out.headers = hs;
       }
       const size = encodedRecordSize(out);
@@ -414,11 +425,15 @@ export class Producer {
   }
 
   private pipeline(topic: string, partition: number): PartitionPipeline {
-    const key = `${partition}/${topic}`;
-    let pl = this.pipelines.get(key);
+    let byPartition = this.pipelines.get(topic);
+    if (!byPartition) {
+      byPartition = [];
+      this.pipelines.set(topic, byPartition);
+    }
+    let pl = byPartition[partition];
     if (!pl) {
       pl = new PartitionPipeline(topic, partition, this.opts, this.producerId);
-      this.pipelines.set(key, pl);
+      byPartition[partition] = pl;
     }
     return pl;
   }
@@ -428,8 +443,10 @@ export class Producer {
     if (this.opts.lingerMs === 0 || this.idleWaiters.length > 0) {
       if (this.flushScheduled) return;
       this.flushScheduled = true;
-      // End of the current turn: every send() of this synchronous run shares the batch.
-      queueMicrotask(this.flushDirty);
+      // End of the current turn: every send() of this synchronous run shares the batch. A resolved
+      // promise's then, not queueMicrotask: Node wraps each queueMicrotask callback in an AsyncResource
+      // (async ids, a bound function), and this runs once per send on the cold path.
+      void RESOLVED.then(this.flushDirty);
     } else {
       this.lingerTimer ??= setTimeout(this.flushDirty, this.opts.lingerMs);
     }
@@ -463,7 +480,8 @@ export class Producer {
       this.connect(pl, false);
       return;
     }
-    const wait = (this.throttledUntil.get(conn) ?? 0) - Date.now();
+    // The WeakMap is only asked once a broker has throttled this client: the common path skips the lookup.
+    const wait = this.everThrottled ? (this.throttledUntil.get(conn) ?? 0) - Date.now() : 0;
     if (wait > 0) {
       pl.throttleTimer ??= setTimeout(() => {
         pl.throttleTimer = null;
@@ -490,7 +508,7 @@ export class Producer {
   private sendBatch(pl: PartitionPipeline, conn: Connection, b: Batch): void {
     if (b.bytes === null) {
       b.baseSequence = pl.seq.take(b.cut.records.length);
-      b.bytes = encodeBatch(b.cut.records, {
+      b.bytes = encodeCut(b.cut.records, b.cut.bytes, {
         producerId: pl.producerId,
         producerEpoch: pl.producerEpoch,
         baseSequence: b.baseSequence,
@@ -520,6 +538,7 @@ export class Producer {
       if (ack.throttleMs !== undefined && ack.throttleMs > 0) {
         const until = Date.now() + ack.throttleMs;
         if (until > (this.throttledUntil.get(conn) ?? 0)) this.throttledUntil.set(conn, until);
+        this.everThrottled = true;
       }
       this.complete(pl, b, ack.baseOffset);
     } else {
@@ -734,7 +753,8 @@ export class Producer {
 
   private checkIdle(): void {
     if (this.idleWaiters.length === 0 || this.waitingForMetadata.size > 0) return;
-    for (const pl of this.pipelines.values()) if (!pl.idle) return;
+    // for-of visits a sparse array's holes (partitions never sent to) as undefined.
+    for (const byPartition of this.pipelines.values()) for (const pl of byPartition as (PartitionPipeline | undefined)[]) if (pl && !pl.idle) return;
     const ws = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of ws) w();
@@ -762,7 +782,8 @@ export class Producer {
     this.closed = true;
     this.closedHard = true;
     const err = new TickbusError(ErrorCode.CONNECTION_CLOSED, 'the client was closed before the records were acknowledged', { retryable: false });
-    for (const pl of this.pipelines.values()) {
+    // flat() skips the holes (partitions never sent to).
+    for (const pl of [...this.pipelines.values()].flat()) {
       if (pl.retryTimer) clearTimeout(pl.retryTimer);
       pl.retryTimer = null;
       if (pl.throttleTimer) clearTimeout(pl.throttleTimer);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BatchAccumulator, type BytesRecord, encodedRecordSize, toBytes, utf8Length } from '../../client/batch-accumulator.js';
+import { BatchAccumulator, type BytesRecord, encodeCut, encodedRecordSize, toBytes, utf8Length } from '../../client/batch-accumulator.js';
 import { BATCH_HEADER_SIZE, decodeBatches, encodeBatch } from '../../schemas/record-batch.js';
 
 const bytes = fc.uint8Array({ maxLength: 300 });
@@ -23,6 +23,17 @@ describe('batch accumulator', () => {
         expect(encodeBatch(recs).length).toBe(total);
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('encodes a cut batch to the same bytes as encodeBatch, in one pass', () => {
+    const id = fc.record({ producerId: fc.integer({ min: 0, max: 2 ** 48 - 1 }), producerEpoch: fc.integer({ min: 0, max: 0x7fff_ffff }), baseSequence: fc.nat() });
+    fc.assert(
+      fc.property(fc.array(record, { minLength: 1, maxLength: 20 }), id, (recs, ident) => {
+        const size = recs.reduce((s, r) => s + encodedRecordSize(r), BATCH_HEADER_SIZE);
+        expect(encodeCut(recs, size, ident)).toEqual(encodeBatch(recs, ident));
+      }),
+      { numRuns: 300 },
     );
   });
 

@@ -311,6 +311,13 @@ describe('producer', () => {
     expect(await bus.send('ticks', [])).toEqual([]);
   });
 
+  it('refuses a header name longer than its u16 length field in send(), not at encode time', async () => {
+    const { bus } = await setup();
+    await expect(bus.send('ticks', [{ value: 'x', headers: { ['h'.repeat(0x10000)]: 'v' } }])).rejects.toThrow(RangeError);
+    // The longest name that fits still goes through.
+    expect(await bus.send('ticks', [{ value: 'x', headers: { ['h'.repeat(0xffff)]: 'v' } }], { partition: 0 })).toEqual([{ partition: 0, offset: 0 }]);
+  });
+
   it('acks none resolves once sent, with offset -1', async () => {
     const { broker, bus } = await setup();
     expect(await bus.send('ticks', [{ value: 'fire' }], { acks: 'none', partition: 2 })).toEqual([{ partition: 2, offset: -1 }]);
