@@ -3,7 +3,7 @@
 // It also splits each trip into legs when the server stamps the payload (TICKBUS_PROBE_STAMPS=1):
 //   payload  0  f64  probe send time
 //           24  f64  server: message handler entered (relay) / Edge.onMessage entered (tickbus)
-//           32  f64  tickbus: log append done            40  f64  tickbus: just before uWS publish
+//           32  f64  tickbus: log append done            40  f64  tickbus: just before the Deliver is encoded and sent
 //           48  f64  tickbus: onProduce entered (decode done)
 //           56  f64  tickbus: writeSync started          64  f64  tickbus: writeSync done
 // Every stamp is CLOCK_MONOTONIC in µs (process.hrtime), which is one clock for every process of the machine,
