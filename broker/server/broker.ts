@@ -17,6 +17,7 @@ import { ClusterCatalogue } from './cluster-mode.js';
 import { LocalCatalogue } from './local-catalogue.js';
 import { MAX_LAG_SERIES, renderMetrics } from './metrics.js';
 import { Supervisor } from './supervisor.js';
+import { tuneV8ForLatency } from './v8-tuning.js';
 
 export interface RunningBroker {
   url: string;
@@ -36,6 +37,7 @@ export interface RunningBroker {
 
 export async function startBroker(partial: BrokerConfigInput = {}): Promise<RunningBroker> {
   const config = resolveConfig(partial);
+  tuneV8ForLatency();
   // Bad certificate files fail the start here, naming the file, rather than inside each owner thread.
   if (config.tls) checkTlsFiles(config.tls);
   // The one place single node and cluster differ: where topics, partitions and their roles come from.
