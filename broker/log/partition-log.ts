@@ -385,7 +385,9 @@ export class PartitionLog {
 
   private readonly syncOnOwner = (): void => {
     this.syncing = false;
-    if (this.closed || this.failure !== null || this.durableOffset >= this.nextOffset) return;
+    if (this.closed || this.failure !== null) return;
+    // Already durable (a roll's seal fsynced the segment meanwhile): answer whoever waits, no fdatasync.
+    if (this.durableOffset >= this.nextOffset) return this.resolveWaiters();
     const upTo = this.nextOffset;
     try {
       this.active.syncLog();

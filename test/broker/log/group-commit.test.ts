@@ -79,6 +79,17 @@ describe('group commit on the owner thread', () => {
     expect(inline).not.toHaveBeenCalled();
   });
 
+  it('a flush that a roll made durable before its turn ended still resolves', async () => {
+    const log = open('os', 'owner');
+    append(log, 'x');
+    const flushed = log.flush();
+    // roll() seals (fsyncs) the segment in the same turn: by the time the scheduled commit runs there is
+    // nothing left to sync, and the waiter must still be answered.
+    log.roll();
+    const outcome = await Promise.race([flushed.then(() => 'resolved'), new Promise((r) => setTimeout(() => r('still waiting after 2 s'), 2_000))]);
+    expect(outcome).toBe('resolved');
+  });
+
   it('a log closed with a commit scheduled resolves the waiters close() synced', async () => {
     const log = open('os', 'owner');
     append(log, 'x');
