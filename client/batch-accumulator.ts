@@ -2,7 +2,7 @@
 // cut into batches of at most maxBatchBytes (exact encoded size, header included), and encoded. No I/O,
 // no timers: the producer decides when to cut; this module only keeps order and the size bound.
 import { crc32c } from '../schemas/crc32c.js';
-import { BATCH_HEADER_SIZE, BATCH_MAGIC, type HeaderValue, Off, type RecordInput, writeU32, writeU64 } from '../schemas/record-batch.js';
+import { BATCH_HEADER_SIZE, type HeaderValue, newBatch, Off, type RecordInput, writeBytes, writeU32 } from '../schemas/record-batch.js';
 import { ErrorCode, TickbusError } from './errors.js';
 
 /** A record whose key, value and header values are already bytes (encoded once, in send()). */
@@ -117,15 +117,7 @@ export function encodeCut(records: readonly BytesRecord[], size: number, id: Bat
   const first = records[0]!.timestamp;
   let maxTs = first;
   for (let i = 1; i < records.length; i++) if (records[i]!.timestamp > maxTs) maxTs = records[i]!.timestamp;
-  const b = new Uint8Array(size);
-  writeU32(b, Off.batchLength, size);
-  b[Off.magic] = BATCH_MAGIC;
-  writeU32(b, Off.recordCount, records.length);
-  writeU64(b, Off.firstTimestamp, first);
-  writeU64(b, Off.maxTimestamp, maxTs);
-  writeU64(b, Off.producerId, id.producerId);
-  writeU32(b, Off.baseSequence, id.baseSequence);
-  writeU32(b, Off.producerEpoch, id.producerEpoch);
+  const b = newBatch(size, records.length, first, maxTs, id.producerId, id.baseSequence, id.producerEpoch);
   let p = BATCH_HEADER_SIZE;
   for (const r of records) {
     const bodyStart = p + 4;
@@ -154,14 +146,4 @@ export function encodeCut(records: readonly BytesRecord[], size: number, id: Bat
   if (p !== size) throw new TickbusError(ErrorCode.INTERNAL, `batch encoded to ${p} bytes, ${size} were counted`);
   writeU32(b, Off.crc, crc32c(b, Off.magic, size));
   return b;
-}
-
-function writeBytes(b: Uint8Array, q: number, v: Uint8Array | null): number {
-  if (v === null) {
-    writeU32(b, q, -1 >>> 0);
-    return q + 4;
-  }
-  writeU32(b, q, v.length);
-  b.set(v, q + 4);
-  return q + 4 + v.length;
 }

@@ -234,15 +234,7 @@ export function encodeBatch(records: readonly RecordInput[], opts: BatchOptions 
       throw new TickbusError(ErrorCode.INVALID_REQUEST, `record timestamp ${ts} is more than 24 days from the batch's first timestamp ${first}: send it in another batch`);
     }
   }
-  const b = new Uint8Array(size);
-  writeU32(b, Off.batchLength, size);
-  b[Off.magic] = BATCH_MAGIC;
-  writeU32(b, Off.recordCount, records.length);
-  writeU64(b, Off.firstTimestamp, first);
-  writeU64(b, Off.maxTimestamp, maxTs);
-  writeU64(b, Off.producerId, opts.producerId ?? 0);
-  writeU32(b, Off.baseSequence, opts.baseSequence ?? 0);
-  writeU32(b, Off.producerEpoch, opts.producerEpoch ?? 0);
+  const b = newBatch(size, records.length, first, maxTs, opts.producerId ?? 0, opts.baseSequence ?? 0, opts.producerEpoch ?? 0);
   let p = BATCH_HEADER_SIZE;
   for (let i = 0; i < records.length; i++) {
     const k = keys[i]!;
@@ -269,7 +261,25 @@ export function encodeBatch(records: readonly RecordInput[], opts: BatchOptions 
   return b;
 }
 
-function writeBytes(b: Uint8Array, q: number, v: Uint8Array | null): number {
+/**
+ * A batch of `size` bytes with its producer-written header filled in (the broker stamps the rest); the
+ * records and the CRC are the caller's to write. Shared with the SDK's one-pass encoder (client/batch-accumulator.ts).
+ */
+export function newBatch(size: number, recordCount: number, firstTimestamp: number, maxTimestamp: number, producerId: number, baseSequence: number, producerEpoch: number): Uint8Array {
+  const b = new Uint8Array(size);
+  writeU32(b, Off.batchLength, size);
+  b[Off.magic] = BATCH_MAGIC;
+  writeU32(b, Off.recordCount, recordCount);
+  writeU64(b, Off.firstTimestamp, firstTimestamp);
+  writeU64(b, Off.maxTimestamp, maxTimestamp);
+  writeU64(b, Off.producerId, producerId);
+  writeU32(b, Off.baseSequence, baseSequence);
+  writeU32(b, Off.producerEpoch, producerEpoch);
+  return b;
+}
+
+/** Writes a length-prefixed byte field (key, value, header value; -1 for null) at `q`; returns its end. */
+export function writeBytes(b: Uint8Array, q: number, v: Uint8Array | null): number {
   if (v === null) {
     writeU32(b, q, -1 >>> 0);
     return q + 4;
