@@ -521,6 +521,37 @@ class CrashCmd implements Cmd {
   }
 }
 
+/** Cuts segment `seg`'s file short (by 1..size bytes, chosen by `pick`); returns how many whole batches survive. */
+function cutSegment(file: string, seg: MSeg, pick: number): number {
+  const newSize = seg.size - 1 - (pick % seg.size);
+  fs.truncateSync(file, newSize);
+  let end = 0;
+  let keep = 0;
+  while (keep < seg.batches.length && end + seg.batches[keep]!.len <= newSize) end += seg.batches[keep++]!.len;
+  return keep;
+}
+
+/** XORs one byte of one batch of segment `seg`'s file (both chosen by the picks); returns that batch's index. */
+function flipInSegment(file: string, seg: MSeg, pick: number, flipAt: number, xor: number): number {
+  const keep = pick % seg.batches.length;
+  const at = seg.batches.slice(0, keep).reduce((n, b) => n + b.len, 0) + (flipAt % seg.batches[keep]!.len);
+  const fd = fs.openSync(file, 'r+');
+  const one = Buffer.alloc(1);
+  fs.readSync(fd, one, 0, 1, at);
+  one[0] = one[0]! ^ xor;
+  fs.writeSync(fd, one, 0, 1, at);
+  fs.closeSync(fd);
+  return keep;
+}
+
+/** The model after recovery cut `seg` at batch `keep`: the log ends there, and no producer's state is trusted. */
+function keepBatches(m: Model, seg: MSeg, keep: number): void {
+  seg.batches.length = keep;
+  seg.size = seg.batches.reduce((n, b) => n + b.len, 0);
+  m.next = seg.base + seg.batches.reduce((n, b) => n + b.count, 0);
+  for (const p of m.producers) p.retired = true;
+}
+
 /** Close, damage the end of the last segment, reopen: exactly the damaged batches at the end are gone. */
 class TornTailCmd implements Cmd {
   constructor(
@@ -540,28 +571,10 @@ class TornTailCmd implements Cmd {
     let kind = this.kind;
     if (seg.size === 0) kind = 'garbage';
     let keep = seg.batches.length;
-    if (kind === 'truncate' || kind === 'truncate+garbage') {
-      const newSize = seg.size - 1 - (this.pick % seg.size);
-      fs.truncateSync(file, newSize);
-      let end = 0;
-      keep = 0;
-      while (keep < seg.batches.length && end + seg.batches[keep]!.len <= newSize) end += seg.batches[keep++]!.len;
-    }
-    if (kind === 'flip') {
-      keep = this.pick % seg.batches.length;
-      const at = seg.batches.slice(0, keep).reduce((n, b) => n + b.len, 0) + (this.flipAt % seg.batches[keep]!.len);
-      const fd = fs.openSync(file, 'r+');
-      const one = Buffer.alloc(1);
-      fs.readSync(fd, one, 0, 1, at);
-      one[0] = one[0]! ^ this.xor;
-      fs.writeSync(fd, one, 0, 1, at);
-      fs.closeSync(fd);
-    }
+    if (kind === 'truncate' || kind === 'truncate+garbage') keep = cutSegment(file, seg, this.pick);
+    if (kind === 'flip') keep = flipInSegment(file, seg, this.pick, this.flipAt, this.xor);
     if (kind === 'garbage' || kind === 'truncate+garbage') fs.appendFileSync(file, this.garbage);
-    seg.batches.length = keep;
-    seg.size = seg.batches.reduce((n, b) => n + b.len, 0);
-    m.next = seg.base + seg.batches.reduce((n, b) => n + b.count, 0);
-    for (const p of m.producers) p.retired = true;
+    keepBatches(m, seg, keep);
     r.log = PartitionLog.open(r.dir, r.config);
     expectState(m, r);
   }
@@ -591,28 +604,9 @@ class SealedDamageCmd implements Cmd {
     const i = this.segPick % (m.segs.length - 1);
     const seg = m.segs[i]!;
     const file = path.join(r.dir, segmentName(seg.base, '.log'));
-    let keep: number;
-    if (this.kind === 'truncate') {
-      const newSize = seg.size - 1 - (this.pick % seg.size);
-      fs.truncateSync(file, newSize);
-      let end = 0;
-      keep = 0;
-      while (keep < seg.batches.length && end + seg.batches[keep]!.len <= newSize) end += seg.batches[keep++]!.len;
-    } else {
-      keep = this.pick % seg.batches.length;
-      const at = seg.batches.slice(0, keep).reduce((n, b) => n + b.len, 0) + (this.flipAt % seg.batches[keep]!.len);
-      const fd = fs.openSync(file, 'r+');
-      const one = Buffer.alloc(1);
-      fs.readSync(fd, one, 0, 1, at);
-      one[0] = one[0]! ^ this.xor;
-      fs.writeSync(fd, one, 0, 1, at);
-      fs.closeSync(fd);
-    }
+    const keep = this.kind === 'truncate' ? cutSegment(file, seg, this.pick) : flipInSegment(file, seg, this.pick, this.flipAt, this.xor);
     m.segs.length = i + 1;
-    seg.batches.length = keep;
-    seg.size = seg.batches.reduce((n, b) => n + b.len, 0);
-    m.next = seg.base + seg.batches.reduce((n, b) => n + b.count, 0);
-    for (const p of m.producers) p.retired = true;
+    keepBatches(m, seg, keep);
     r.log = PartitionLog.open(r.dir, r.config);
     expect(r.log.corruptionCut?.offset).toBe(m.next);
     expect(r.log.corruptionCut?.file).toBe(file);
