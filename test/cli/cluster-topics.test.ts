@@ -1,13 +1,10 @@
 // `tickbus topics create|describe` against a real two-broker cluster, through the SDK's Admin: the
 // replication options reach the controller, and both commands print the placement with the cluster
 // fields named for people (leader, replicas, isr, replicaZones), the same from either broker.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI } from '../helpers/broker.js';
+import { runCli } from '../helpers/cli.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 
-const exec = promisify(execFile);
 let cluster: TestCluster;
 
 beforeAll(async () => {
@@ -24,19 +21,9 @@ interface Described {
   partitions: { partition: number; leader: number; replicas: number[]; isr: number[]; replicaZones: string[]; leaderEpoch: number; endpoint: string }[];
 }
 
-async function tickbus(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await exec(process.execPath, [CLI, ...args], { timeout: 30_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
-
 describe('tickbus topics in cluster mode', () => {
   it('creates a replicated topic and describes its placement from either broker', async () => {
-    const created = await tickbus(['topics', 'create', 'placed', '--partitions', '2', '--replication-factor', '2', '--min-insync', '2', '--broker', cluster.bootstrapUrls[0]!]);
+    const created = await runCli(['topics', 'create', 'placed', '--partitions', '2', '--replication-factor', '2', '--min-insync', '2', '--broker', cluster.bootstrapUrls[0]!]);
     expect(created.stderr).toBe('');
     expect(created.code).toBe(0);
     const c = JSON.parse(created.stdout) as Described;
@@ -49,7 +36,7 @@ describe('tickbus topics in cluster mode', () => {
     }
 
     for (const url of cluster.bootstrapUrls) {
-      const described = await tickbus(['topics', 'describe', 'placed', '--broker', url]);
+      const described = await runCli(['topics', 'describe', 'placed', '--broker', url]);
       expect(described.code).toBe(0);
       const d = JSON.parse(described.stdout) as Described;
       expect(d).toMatchObject({ name: 'placed', replicationFactor: 2, minInsync: 2 });
@@ -58,7 +45,7 @@ describe('tickbus topics in cluster mode', () => {
     }
 
     // A replication factor above the live brokers is the controller's typed error, not a usage error.
-    const tooMany = await tickbus(['topics', 'create', 'big', '--partitions', '1', '--replication-factor', '3', '--broker', cluster.bootstrapUrls[1]!]);
+    const tooMany = await runCli(['topics', 'create', 'big', '--partitions', '1', '--replication-factor', '3', '--broker', cluster.bootstrapUrls[1]!]);
     expect(tooMany.code).toBe(1);
     expect(tooMany.stderr).toMatch(/INVALID_CONFIG/);
   }, 60_000);

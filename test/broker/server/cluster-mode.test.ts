@@ -3,10 +3,9 @@
 // spread, replicas in distinct zones, endpoints at the leader's owner), owners take the roles the
 // records give them, `tickbus cluster status` reads the cluster from etcd, and when a leader is killed
 // the others elect a new one at epoch + 1 and say so in metadata and in cluster status.
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PartitionInfoWire } from '../../../schemas/frames.js';
-import { CLI } from '../../helpers/broker.js';
+import { runCli } from '../../helpers/cli.js';
 import { eventually, startCluster, type TestCluster } from '../../helpers/cluster.js';
 import { metadata, WireClient } from '../../helpers/wire-client.js';
 
@@ -19,18 +18,6 @@ afterAll(async () => {
   await (cluster as TestCluster | undefined)?.stop();
 });
 
-async function tickbus(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? -1)));
-  clearTimeout(timer);
-  return { code, stdout, stderr };
-}
-
 interface Status {
   controller: number | null;
   /** replicas/leaders: how many partition records name the broker as a replica / as the leader now. */
@@ -38,7 +25,7 @@ interface Status {
 }
 
 async function clusterStatus(): Promise<Status> {
-  const r = await tickbus(['cluster', 'status', '--cluster', cluster.etcdUrl, '--cluster-name', cluster.clusterName]);
+  const r = await runCli(['cluster', 'status', '--cluster', cluster.etcdUrl, '--cluster-name', cluster.clusterName]);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   return JSON.parse(r.stdout) as Status;
@@ -133,7 +120,7 @@ describe('cluster mode', () => {
     expect(down.controller).not.toBe(victim);
     expect(down.controller).not.toBeNull();
 
-    const described = await tickbus(['topics', 'describe', 'orders', '--broker', survivor]);
+    const described = await runCli(['topics', 'describe', 'orders', '--broker', survivor]);
     expect(described.code).toBe(0);
     const t = JSON.parse(described.stdout) as { partitions: { partition: number; leader: number; leaderEpoch: number; isr: number[]; replicas: number[]; highWatermark: number }[] };
     expect(t.partitions[0]).toMatchObject({ partition: 0, leader: after.leaderId, leaderEpoch: after.leaderEpoch });
