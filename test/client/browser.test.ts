@@ -1,18 +1,11 @@
 // The browser bundle (dist/browser/tickbus.js, built by scripts/build-browser.mjs) in headless
 // Chromium: a page served from 127.0.0.1 imports it, produces and consumes against a real broker
 // on localhost with the browser's own WebSocket.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../client/index.js';
-import { type BrokerProcess, REPO, startBroker } from '../helpers/broker.js';
-
-const BUNDLE = path.join(REPO, 'dist/browser/tickbus.js');
+import { BUNDLE, type BrowserHarness, startBrowserHarness } from '../helpers/browser.js';
+import { type BrokerProcess, startBroker } from '../helpers/broker.js';
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>tickbus browser test</title>
 <script type="module">
@@ -36,42 +29,18 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>tickbus browser test</
 </script>`;
 
 let broker: BrokerProcess;
-let server: http.Server | undefined;
-let pageUrl = '';
-let browser: Browser;
+let harness: BrowserHarness | undefined;
 
 beforeAll(async () => {
-  await promisify(execFile)(process.execPath, [path.join(REPO, 'scripts/build-browser.mjs')], { cwd: REPO });
   broker = await startBroker();
   const bus = await connect({ brokers: [broker.url] });
   await bus.admin.createTopic('browser', { partitions: 2 });
   await bus.close();
-  const srv = http.createServer((req, res) => {
-    if (req.url === '/tickbus.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript' });
-      res.end(fs.readFileSync(BUNDLE));
-    } else if (req.url === '/') {
-      res.writeHead(200, { 'content-type': 'text/html' });
-      res.end(PAGE);
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  server = srv;
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  pageUrl = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/`;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  harness = await startBrowserHarness(PAGE);
 }, 60_000);
 
 afterAll(async () => {
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if beforeAll failed
-  await browser?.close();
-  // Unset if beforeAll failed before creating it: a promise around `server?.close(r)` would never resolve.
-  const srv = server;
-  if (srv) await new Promise<void>((r) => srv.close(() => r()));
+  await harness?.close();
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if beforeAll failed
   await broker?.stop();
 });
@@ -87,11 +56,7 @@ describe('browser bundle', () => {
   });
 
   it('produces and consumes against a broker on localhost from headless Chromium', async () => {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(pageUrl);
-    await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
+    const { page, errors } = await harness!.newPage();
     const res = await page.evaluate<{
       acks: { partition: number; offset: number }[];
       got: { partition: number; offset: number; key: string; i: number; from: string; isView: boolean }[];
