@@ -143,7 +143,7 @@ export class ReplicaSet {
    * An acks=all batch is acknowledged once highWatermark > its last offset.
    */
   canAppendAcksAll(): boolean {
-    return this.effectiveIsrSize() >= this.minInsync;
+    return this.countedIsr.length >= this.minInsync;
   }
 
   /** The leader appended; its log end is now `logEndOffset`. */
@@ -234,18 +234,12 @@ export class ReplicaSet {
     return pend ? this.committedIsr.filter((r) => pend.includes(r)) : this.committedIsr;
   }
 
-  private effectiveIsrSize(): number {
-    if (!this.pending) return this.committedIsr.length;
-    const pend = this.pending;
-    return this.committedIsr.filter((r) => pend.includes(r)).length;
-  }
-
   private logEndOf(id: number): number {
     return id === this.leaderId ? this.leaderLogEnd : this.follower(id).logEndOffset;
   }
 
   private decide(): ReplicaSetDecision {
-    if (this.effectiveIsrSize() < this.minInsync) return {};
+    if (this.countedIsr.length < this.minInsync) return {};
     let min = Infinity;
     for (const r of this.maximalIsr()) min = Math.min(min, this.logEndOf(r));
     if (min === UNKNOWN || min <= this.hw) return {};
