@@ -4,20 +4,15 @@
 // The failure is real: the active segment's .log fd is swapped underneath the log for /dev/null, on
 // which Linux's fdatasync fails with EINVAL.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { FSYNC_THREADS, PartitionLog } from '../../../broker/log/partition-log.js';
+import { describe, expect, it } from 'vitest';
+import { FSYNC_THREADS, type PartitionLog } from '../../../broker/log/partition-log.js';
 import { segmentName } from '../../../broker/log/segment.js';
 import { ErrorCode, TickbusError } from '../../../schemas/errors.js';
 import { encodeBatch } from '../../../schemas/record-batch.js';
+import { tempLogs } from './temp-logs.js';
 
-const dirs: string[] = [];
-const logs: PartitionLog[] = [];
-afterEach(() => {
-  for (const l of logs.splice(0)) l.close();
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const temp = tempLogs('tickbus-fsync');
 
 function append(log: PartitionLog, value: string): void {
   const b = encodeBatch([{ value }]);
@@ -58,11 +53,9 @@ function swapForDevNull(fd: number): void {
 // Whichever thread runs the fdatasync: the owner's (the default) or libuv's pool.
 describe.each(FSYNC_THREADS)('a failed fdatasync (fsyncThread %s)', (fsyncThread) => {
   it('rejects flush with STORAGE_ERROR, and the log acknowledges nothing after it', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickbus-fsync-'));
-    dirs.push(dir);
+    const dir = temp.tmp();
     // 'os': no background fsync, so the only fdatasync is the one flush() starts.
-    const log = PartitionLog.open(dir, { fsync: 'os' }, { fsyncThread });
-    logs.push(log);
+    const log = temp.open(dir, { fsync: 'os' }, { fsyncThread });
     append(log, 'durable');
     await log.flush();
     append(log, 'not yet durable');

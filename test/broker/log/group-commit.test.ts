@@ -2,26 +2,16 @@
 // event-loop turn share ONE fdatasync, run after the turn's appends; none resolves before it; and a log
 // closed with a commit still scheduled acknowledges what close() synced, nothing more.
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type FsyncThread, PartitionLog } from '../../../broker/log/partition-log.js';
 import { encodeBatch } from '../../../schemas/record-batch.js';
+import { tempLogs } from './temp-logs.js';
 
-const dirs: string[] = [];
-const logs: PartitionLog[] = [];
-afterEach(() => {
-  vi.restoreAllMocks();
-  for (const l of logs.splice(0)) l.close();
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const temp = tempLogs('tickbus-group-commit');
+afterEach(() => vi.restoreAllMocks());
 
 function open(fsync: 'always' | 'os', fsyncThread: FsyncThread): PartitionLog {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickbus-group-commit-'));
-  dirs.push(dir);
-  const log = PartitionLog.open(dir, { fsync }, { fsyncThread });
-  logs.push(log);
-  return log;
+  return temp.open(temp.tmp(), { fsync }, { fsyncThread });
 }
 
 function append(log: PartitionLog, value: string): void {
@@ -66,10 +56,7 @@ describe('group commit on the owner thread', () => {
   });
 
   it("the 'interval' policy's background sync stays off the owner thread (nobody waits for it)", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickbus-group-commit-'));
-    dirs.push(dir);
-    const log = PartitionLog.open(dir, { fsync: 'interval', fsyncIntervalMs: 1 }, { fsyncThread: 'owner' });
-    logs.push(log);
+    const log = temp.open(temp.tmp(), { fsync: 'interval', fsyncIntervalMs: 1 }, { fsyncThread: 'owner' });
     const inline = vi.spyOn(fs, 'fdatasyncSync');
     const pooled = vi.spyOn(fs, 'fdatasync');
     append(log, 'a');
@@ -95,13 +82,10 @@ describe('group commit on the owner thread', () => {
     append(log, 'x');
     const flushed = log.flush();
     log.close();
-    logs.splice(logs.indexOf(log), 1);
     await expect(flushed).resolves.toBeUndefined();
   });
 
   it('rejects an unknown fsyncThread with a TypeError', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickbus-group-commit-'));
-    dirs.push(dir);
-    expect(() => PartitionLog.open(dir, {}, { fsyncThread: 'elsewhere' as never })).toThrow(TypeError);
+    expect(() => PartitionLog.open(temp.tmp(), {}, { fsyncThread: 'elsewhere' as never })).toThrow(TypeError);
   });
 });

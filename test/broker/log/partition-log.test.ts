@@ -1,37 +1,15 @@
 // Example tests of the partition log for behaviour a model test states awkwardly: what recovery cuts
 // and keeps, group commit, idempotence across a reopen, typed errors.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PartitionLog, sweepDeletedPartitions, validateLogConfig } from '../../../broker/log/partition-log.js';
 import { segmentName } from '../../../broker/log/segment.js';
 import { ErrorCode, TickbusError } from '../../../schemas/errors.js';
 import { decodeBatches, encodeBatch } from '../../../schemas/record-batch.js';
+import { tempLogs } from './temp-logs.js';
 
-const dirs: string[] = [];
-const logs: PartitionLog[] = [];
-afterEach(() => {
-  for (const l of logs.splice(0)) {
-    try {
-      l.close();
-    } catch {
-      // a test may have closed it already
-    }
-  }
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-
-function tmp(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tickbus-log-'));
-  dirs.push(d);
-  return d;
-}
-function open(dir: string, config: Parameters<typeof PartitionLog.open>[1] = {}): PartitionLog {
-  const l = PartitionLog.open(dir, config);
-  logs.push(l);
-  return l;
-}
+const { tmp, open } = tempLogs('tickbus-log');
 const T0 = 1_700_000_000_000;
 function append(log: PartitionLog, values: string[], opts: Parameters<typeof encodeBatch>[1] = {}, timeMs = T0) {
   const b = encodeBatch(values.map((value) => ({ value })), opts);

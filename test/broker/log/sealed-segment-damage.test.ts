@@ -3,7 +3,6 @@
 // clean log opens unchanged; damage that appears while the log is open fails the read with STORAGE_ERROR
 // naming the offset instead of answering "nothing yet" (which left catch-up readers and followers waiting).
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -12,10 +11,11 @@ import { segmentName } from '../../../broker/log/segment.js';
 import { ErrorCode, TickbusError } from '../../../schemas/errors.js';
 import { decodeBatches, encodeBatch, readU32, readU64 } from '../../../schemas/record-batch.js';
 import { corruptSegment } from '../../faults/segment-corruption.js';
+import { tempLogs } from './temp-logs.js';
 
 const T0_US = 1_700_000_000_000_000;
-const dirs: string[] = [];
-const logs: PartitionLog[] = [];
+const temp = tempLogs('tickbus-sealed');
+const { tmp } = temp;
 const stderr: string[] = [];
 
 beforeAll(() => {
@@ -27,26 +27,11 @@ beforeAll(() => {
 });
 afterAll(() => vi.restoreAllMocks());
 afterEach(() => {
-  for (const l of logs.splice(0)) {
-    try {
-      l.close();
-    } catch {
-      // closed by the test already
-    }
-  }
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
   stderr.length = 0;
 });
 
-function tmp(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tickbus-sealed-'));
-  dirs.push(d);
-  return d;
-}
 function open(dir: string, options: Parameters<typeof PartitionLog.open>[2] = {}, segmentBytes = 4096): PartitionLog {
-  const l = PartitionLog.open(dir, { fsync: 'os', segmentBytes }, options);
-  logs.push(l);
-  return l;
+  return temp.open(dir, { fsync: 'os', segmentBytes }, options);
 }
 /** `n` one-record batches: value `v<i>` padded to 40 bytes (about 30 batches per 4 KiB segment). */
 function fill(log: PartitionLog, n: number): string[] {
