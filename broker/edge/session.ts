@@ -184,7 +184,8 @@ export class Edge<S extends Session> {
       this.rejectBadFrame(s, new TickbusError(ErrorCode.FRAME_TOO_LARGE, `frame of ${message.byteLength} bytes exceeds maxPayloadLength ${max}`), CloseCode.TOO_BIG);
       return;
     }
-    const queue = this.verifying.get(s);
+    // Only while some Hello is being verified: no Map lookup per frame otherwise (the live path).
+    const queue = this.verifying.size > 0 ? this.verifying.get(s) : undefined;
     if (queue) {
       this.queueWhileVerifying(s, queue, message);
       return;
