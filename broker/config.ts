@@ -1,7 +1,7 @@
 // Broker configuration: every default in one place, every bad value a clear TypeError/RangeError.
 import os from 'node:os';
 import { FSYNC_POLICY_NAMES, FSYNC_THREADS, type FsyncPolicy, type FsyncThread, isFsyncPolicy, VERIFY_ON_OPEN, type VerifyOnOpen } from './log/log-config.js';
-import { integerProblem } from './validate.js';
+import { integerProblem, requireOneOf } from './validate.js';
 import { type AuthConfig, type AuthConfigInput, isLoopbackHost, resolveAuthConfig } from './security/auth-config.js';
 
 export { FSYNC_POLICY_NAMES, FSYNC_THREADS, type FsyncPolicy, type FsyncThread, isFsyncPolicy, VERIFY_ON_OPEN, type VerifyOnOpen };
@@ -223,9 +223,9 @@ export function resolveConfig(partial: BrokerConfigInput): BrokerConfig {
   int('owners', c.owners, 1, 64);
   if (!isFsyncPolicy(c.fsync)) throw new TypeError(`fsync must be ${FSYNC_POLICY_NAMES}, got ${String(c.fsync)}`);
   int('fsyncIntervalMs', c.fsyncIntervalMs, 1, 60_000);
-  if (!(FSYNC_THREADS as readonly unknown[]).includes(c.fsyncThread)) throw new TypeError(`fsyncThread must be 'owner' or 'pool', got ${JSON.stringify(c.fsyncThread)}`);
+  requireOneOf('fsyncThread', FSYNC_THREADS, c.fsyncThread);
   int('busyPollUs', c.busyPollUs, 0, 1_000_000);
-  if (!(VERIFY_ON_OPEN as readonly unknown[]).includes(c.verifyOnOpen)) throw new TypeError(`verifyOnOpen must be 'all' or 'active', got ${JSON.stringify(c.verifyOnOpen)}`);
+  requireOneOf('verifyOnOpen', VERIFY_ON_OPEN, c.verifyOnOpen);
   int('maxPayloadLength', c.maxPayloadLength, 1024, 256 * 1024 * 1024);
   int('maxBackpressure', c.maxBackpressure, 64 * 1024, 1024 * 1024 * 1024);
   int('idleTimeoutSec', c.idleTimeoutSec, 0, 960);

@@ -18,3 +18,15 @@ export function integerProblem(v: unknown, min: number, max: number, unlimited =
   if (v < min || v > max) return { kind: 'range', message: `must be between ${min} and ${max}${unlimited ? ' (or -1 for no limit)' : ''}, got ${v}` };
   return null;
 }
+
+/** Whether `v` is one of `allowed` (a const list of names), narrowing it. */
+export function isOneOf<T extends string>(allowed: readonly T[], v: unknown): v is T {
+  return (allowed as readonly unknown[]).includes(v);
+}
+
+/** `v` itself when it is one of `allowed`; otherwise a TypeError: "<name> must be 'a' or 'b', got …". */
+export function requireOneOf<T extends string>(name: string, allowed: readonly T[], v: unknown): T {
+  if (isOneOf(allowed, v)) return v;
+  const quoted = allowed.map((a) => `'${a}'`);
+  throw new TypeError(`${name} must be ${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]!}, got ${JSON.stringify(v)}`);
+}

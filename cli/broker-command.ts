@@ -7,13 +7,12 @@ import {
   defaultLimits,
   FSYNC_POLICY_NAMES,
   FSYNC_THREADS,
-  type FsyncThread,
   isFsyncPolicy,
   type LimitsConfig,
   type TlsConfig,
   VERIFY_ON_OPEN,
-  type VerifyOnOpen,
 } from '../broker/config.js';
+import { isOneOf } from '../broker/validate.js';
 import { logLine } from '../broker/logger.js';
 import { startBroker } from '../broker/server/broker.js';
 import { intOption, parse, str, UsageError } from './args.js';
@@ -204,13 +203,13 @@ export async function brokerCommand(argv: string[]): Promise<number> {
   if (values['fsync-interval-ms'] !== undefined) partial.fsyncIntervalMs = intOption(values, 'fsync-interval-ms', 50, 1, 60_000);
   const verify = str(values, 'verify-on-open');
   if (verify !== undefined) {
-    if (!(VERIFY_ON_OPEN as readonly string[]).includes(verify)) throw new UsageError(`--verify-on-open must be all or active, got '${verify}'`);
-    partial.verifyOnOpen = verify as VerifyOnOpen;
+    if (!isOneOf(VERIFY_ON_OPEN, verify)) throw new UsageError(`--verify-on-open must be all or active, got '${verify}'`);
+    partial.verifyOnOpen = verify;
   }
   const fsyncThread = str(values, 'fsync-thread');
   if (fsyncThread !== undefined) {
-    if (!(FSYNC_THREADS as readonly string[]).includes(fsyncThread)) throw new UsageError(`--fsync-thread must be owner or pool, got '${fsyncThread}'`);
-    partial.fsyncThread = fsyncThread as FsyncThread;
+    if (!isOneOf(FSYNC_THREADS, fsyncThread)) throw new UsageError(`--fsync-thread must be owner or pool, got '${fsyncThread}'`);
+    partial.fsyncThread = fsyncThread;
   }
   if (values['busy-poll-us'] !== undefined) partial.busyPollUs = intOption(values, 'busy-poll-us', 0, 0, 1_000_000);
   if (values['owner-base-port'] !== undefined) partial.ownerBasePort = intOption(values, 'owner-base-port', 0, 0, 65535);

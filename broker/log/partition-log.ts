@@ -26,6 +26,7 @@ import { wallClockMs } from '../clock.js';
 import { syncDir } from '../fs/atomic-write.js';
 import { logLine } from '../logger.js';
 import { FSYNC_THREADS, type FsyncThread, type LogConfig, validateLogConfig, VERIFY_ON_OPEN, type VerifyOnOpen } from './log-config.js';
+import { requireOneOf } from '../validate.js';
 import { APPEND, ProducerState } from './producer-state.js';
 import { Segment } from './segment.js';
 import { syncLedger } from './sync-ledger.js';
@@ -100,10 +101,8 @@ export class PartitionLog {
    * damaged batch anywhere (corruptionCut says where).
    */
   static open(dir: string, config: Partial<LogConfig> = {}, options: Partial<OpenOptions> = {}): PartitionLog {
-    const verifyOnOpen = options.verifyOnOpen ?? 'all';
-    if (!(VERIFY_ON_OPEN as readonly unknown[]).includes(verifyOnOpen)) throw new TypeError(`verifyOnOpen must be 'all' or 'active', got ${JSON.stringify(verifyOnOpen)}`);
-    const fsyncThread = options.fsyncThread ?? 'owner';
-    if (!(FSYNC_THREADS as readonly unknown[]).includes(fsyncThread)) throw new TypeError(`fsyncThread must be 'owner' or 'pool', got ${JSON.stringify(fsyncThread)}`);
+    const verifyOnOpen = requireOneOf('verifyOnOpen', VERIFY_ON_OPEN, options.verifyOnOpen ?? 'all');
+    const fsyncThread = requireOneOf('fsyncThread', FSYNC_THREADS, options.fsyncThread ?? 'owner');
     const log = new PartitionLog(dir, validateLogConfig(config), fsyncThread);
     try {
       fs.mkdirSync(dir, { recursive: true });
