@@ -88,25 +88,40 @@ export function decide(rules: readonly AclRule[], principal: string, op: AclOper
 const MEMO_MAX = 10_000;
 
 /**
- * A rule set with its decisions memoised: the live path (one check per produce) costs one Map lookup.
+ * A rule set with its decisions memoised: the live path (one check per produce) costs three Map lookups
+ * on strings it already has (operation, principal, name), no key string built per request.
  * Immutable: a changed ACL file makes a new Acl.
  */
 export class Acl {
-  private readonly memo = new Map<string, AclDecision>();
+  /** operation → principal → name → decision. */
+  private readonly memo = new Map<AclOperation, Map<string, Map<string, AclDecision>>>();
+  private memoSize = 0;
 
   constructor(readonly rules: readonly AclRule[]) {}
 
   decide(principal: string, op: AclOperation, name: string): AclDecision {
     // The built-in broker principal replicates, and does nothing else.
     if (principal === BROKER_PRINCIPAL) return op === 'replicate' ? { allowed: true } : { allowed: false, reason: 'no-allow' };
-    const key = `${principal}\u0000${op}\u0000${name}`;
-    let d = this.memo.get(key);
+    const byName = this.memo.get(op)?.get(principal);
+    let d = byName?.get(name);
     if (d === undefined) {
       d = decide(this.rules, principal, op, name);
-      if (this.memo.size >= MEMO_MAX) this.memo.clear();
-      this.memo.set(key, d);
+      this.remember(principal, op, name, d);
     }
     return d;
+  }
+
+  private remember(principal: string, op: AclOperation, name: string, d: AclDecision): void {
+    if (this.memoSize >= MEMO_MAX) {
+      this.memo.clear();
+      this.memoSize = 0;
+    }
+    let byPrincipal = this.memo.get(op);
+    if (!byPrincipal) this.memo.set(op, (byPrincipal = new Map<string, Map<string, AclDecision>>()));
+    let byName = byPrincipal.get(principal);
+    if (!byName) byPrincipal.set(principal, (byName = new Map<string, AclDecision>()));
+    byName.set(name, d);
+    this.memoSize++;
   }
 
   allows(principal: string, op: AclOperation, name: string): boolean {
