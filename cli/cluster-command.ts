@@ -43,7 +43,7 @@ function brokerId(arg: string | undefined): number {
 }
 
 /** Polls the records every 250 ms until `done` says so or `waitMs` passes; prints a line when progress changes. */
-async function waitUntil(etcd: EtcdClient, keys: Keys, waitMs: number, done: (v: View) => object | null, progress: (v: View) => object): Promise<View | null> {
+async function waitUntil(etcd: EtcdClient, keys: Keys, waitMs: number, done: (v: View) => boolean, progress: (v: View) => object): Promise<View | null> {
   const end = Date.now() + waitMs;
   let last = '';
   for (;;) {
@@ -65,9 +65,9 @@ async function drain(etcd: EtcdClient, keys: Keys, id: number, waitMs: number): 
     process.stdout.write(JSON.stringify({ event: 'drain-requested', broker: id }) + '\n');
     return 0;
   }
-  const empty = (v: View): object | null => {
+  const empty = (v: View): boolean => {
     const h = brokerHoldings(v, id);
-    return h.replicas.length === 0 && h.leaderships.length === 0 ? h : null;
+    return h.replicas.length === 0 && h.leaderships.length === 0;
   };
   const view = await waitUntil(etcd, keys, waitMs, empty, (v) => ({ event: 'draining', broker: id, ...brokerHoldings(v, id), moves: movesInProgress(v) }));
   if (!view) {
@@ -93,13 +93,11 @@ async function reassign(etcd: EtcdClient, keys: Keys, planArg: string, waitMs: n
     process.stdout.write(JSON.stringify({ event: 'reassign-requested', partitions: plan.length }) + '\n');
     return 0;
   }
-  const finished = (v: View): object | null =>
+  const finished = (v: View): boolean =>
     plan.every((r) => {
       const p = v.partition(r.topic, r.partition)?.value;
       return !v.reassignRequests.has(`${r.topic}/${r.partition}`) && p !== undefined && !isMoving(p) && p.replicas.length === r.replicas.length && r.replicas.every((id) => p.replicas.includes(id));
-    })
-      ? {}
-      : null;
+    });
   const view = await waitUntil(etcd, keys, waitMs, finished, (v) => ({ event: 'reassigning', moves: movesInProgress(v) }));
   if (!view) {
     process.stdout.write(JSON.stringify({ event: 'reassign-incomplete', moves: movesInProgress(await readView(etcd, keys)) }) + '\n');
