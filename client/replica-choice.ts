@@ -17,7 +17,14 @@ export interface ReadTarget {
 /** How long a replica that failed a subscription is passed over before it is tried again. */
 export const REPLICA_RETRY_MS = 10_000;
 
-export function readTarget(pm: PartitionMeta, zone: string | null, avoid: ReadonlySet<string> = new Set()): ReadTarget {
+/** Endpoints passed over (a Set, or the subscription's endpoint → retry-time Map). */
+export interface Avoided {
+  has(endpoint: string): boolean;
+}
+
+const NONE: Avoided = new Set<string>();
+
+export function readTarget(pm: PartitionMeta, zone: string | null, avoid: Avoided = NONE): ReadTarget {
   const leader: ReadTarget = { endpoint: pm.endpoint, fromReplica: false };
   const { replicas, isr, replicaZones, replicaEndpoints } = pm;
   if (zone === null || !replicas || !isr || !replicaZones || !replicaEndpoints) return leader;

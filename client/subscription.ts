@@ -1066,11 +1066,11 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
   }
 }
 
-/** The replicas still passed over for this cursor (expired entries are dropped). */
-function avoided(c: Cursor): Set<string> {
+/** The replicas still passed over for this cursor (expired entries are dropped first). */
+function avoided(c: Cursor): ReadonlyMap<string, number> {
   const now = Date.now();
   for (const [url, until] of c.avoid) if (until <= now) c.avoid.delete(url);
-  return new Set(c.avoid.keys());
+  return c.avoid;
 }
 
 function cursorPosition(c: Cursor): number {
