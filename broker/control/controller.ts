@@ -79,7 +79,7 @@ export class Controller {
   private async reconcile(): Promise<void> {
     for (const [name, req] of [...this.view.createRequests]) await this.createTopic(name, req.value, req.modRevision);
     for (const [name, req] of [...this.view.deleteRequests]) await this.deleteTopic(name, req.modRevision);
-    for (const rec of [...this.view.partitions.values()]) await this.electIfLeaderGone(rec.value, rec.modRevision);
+    for (const rec of [...this.view.partitions.values()]) await this.electIfLeaderGone(rec);
     for (const [key, req] of [...this.view.reassignRequests]) await this.reassignFromRequest(key, req);
     for (const rec of [...this.view.partitions.values()]) {
       if (isMoving(rec.value)) await this.completeMoveIfReady(rec);
@@ -378,8 +378,9 @@ export class Controller {
    * A partition whose leader's broker is gone (its lease expired) gets a new leader from the ISR,
    * with epoch + 1 — the fencing token that makes the old leader's writes fail everywhere.
    */
-  private async electIfLeaderGone(rec: PartitionRecord, modRevision: number): Promise<void> {
-    const alive = (id: number): boolean => this.view.brokers.has(id);
+  private async electIfLeaderGone(versioned: Versioned<PartitionRecord>): Promise<void> {
+    const rec = versioned.value;
+    const alive = (id: number): boolean => this.alive(id);
     const leaderBroker = this.view.brokers.get(rec.leader);
     if (leaderBroker?.value.incarnation === rec.leaderIncarnation) return;
     // A leader that restarted (new incarnation) may have lost its unsynced tail: it leads again only if
@@ -395,11 +396,7 @@ export class Controller {
       leaderEpoch: rec.leaderEpoch + 1,
       isr: choice.isr,
     };
-    const { ok } = await this.etcd.txn(
-      [this.guard(), { key: this.keys.partition(rec.topic, rec.partition), modRevision }],
-      [{ key: this.keys.partition(rec.topic, rec.partition), value: JSON.stringify(next) }],
-    );
-    if (!ok) return;
+    if (!(await this.writePartition(versioned, next))) return;
     this.stats.leaderElections++;
     if (choice.unclean) this.stats.uncleanElections++;
     logLine(choice.unclean ? 'controller: UNCLEAN leader election (committed records may be lost)' : 'controller: leader elected', {
