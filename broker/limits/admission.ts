@@ -24,10 +24,6 @@ export class Admission {
 
   constructor(private readonly limits: AdmissionLimits) {}
 
-  get pendingHandshakes(): number {
-    return this.pending;
-  }
-
   /**
    * A socket opened. Null when it may stay; otherwise the error to close it with. Either way it is
    * counted until closed() (so the close of a refused socket balances too).
