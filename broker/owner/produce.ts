@@ -13,6 +13,8 @@ import type { ConnState } from './subscription.js';
 /** Debt past this (ms of the principal's rate) refuses produce requests until it is paid off. */
 export const MAX_THROTTLE_MS = 30_000;
 
+const nowAck: FrameOf<'ProduceAck'> = { type: 'ProduceAck', requestId: 0, topic: '', partition: 0, baseOffset: 0, recordCount: 0, highWatermark: 0, duplicate: false, throttleMs: 0 };
+
 export function onProduce(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Produce'>): void {
   const p = ctx.registry.partitionOf(f.topic, f.partition);
   const leader = requireLeader(p, f.leaderEpoch);
@@ -41,30 +43,30 @@ export function onProduce(ctx: OwnerContext, conn: ConnState, f: FrameOf<'Produc
   }
   const throttleMs = quota ? quota.take(f.batch.length, monotonicMs()) : 0;
   if (f.acks === 'none') return;
-  const ack: FrameOf<'ProduceAck'> = {
-    type: 'ProduceAck',
-    requestId: f.requestId,
-    topic: f.topic,
-    partition: f.partition,
-    baseOffset: res.baseOffset,
-    recordCount: res.recordCount,
-    highWatermark: p.highWatermark,
-    duplicate: res.duplicate,
-    throttleMs,
-  };
+  const synchronous = f.acks === 'leader' && p.log.config.fsync !== 'always';
+  // Acknowledged now (acks leader, no fsync policy in the way): the ack is encoded at once, so one frame
+  // object serves every produce (no allocation per message on the live path). Later acks keep their own.
+  const ack = synchronous ? nowAck : { ...nowAck };
+  ack.requestId = f.requestId;
+  ack.topic = f.topic;
+  ack.partition = f.partition;
+  ack.baseOffset = res.baseOffset;
+  ack.recordCount = res.recordCount;
+  ack.highWatermark = p.highWatermark;
+  ack.duplicate = res.duplicate;
+  ack.throttleMs = throttleMs;
+  if (synchronous) {
+    conn.ws?.send(encodeFrameView(ack), true, false);
+    return;
+  }
   if (leader !== null && f.acks === 'all') {
     // Cluster: acknowledged once every in-sync replica has it (the high watermark passed the batch). A
     // duplicate waits too: the original may not be committed yet.
     leader.awaitCommit(conn, res.baseOffset + res.recordCount - 1, ack);
     return;
   }
-  // fsync 'always' means no ack before the fsync, whatever acks the producer asked for. On one node 'all' is
-  // 'durable' (the log is the only replica).
-  if (f.acks === 'leader' && p.log.config.fsync !== 'always') {
-    conn.ws?.send(encodeFrameView(ack), true, false);
-    return;
-  }
-  // durable: group commit — one fdatasync answers every batch appended before it started.
+  // durable, fsync 'always' (no ack before the fsync, whatever acks the producer asked for) and, on one node,
+  // 'all' (the log is the only replica): group commit — one fdatasync answers every batch appended before it.
   p.log.flush().then(
     () => {
       if (conn.open) conn.ws?.send(encodeFrameView(ack), true, false);
