@@ -18,6 +18,7 @@ import path from 'node:path';
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { type Bus, connect } from '../../client/index.js';
+import { sleep } from '../harness/clock.js';
 import { type DevBroker, type DevCluster, startDevCluster } from '../harness/dev-cluster.js';
 import { newHistogram } from '../harness/latency-recorder.js';
 import { timeSeriesSvg } from '../report/chart.js';
@@ -64,8 +65,6 @@ interface Second {
   leaders: Map<number, number>;
   note: string;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** tickbus_bytes_in_total + tickbus_replicated_bytes_total of one broker, or null when it does not answer. */
 async function writtenBytes(b: DevBroker): Promise<number | null> {

@@ -10,6 +10,7 @@
 // Deliver the leader sends when its HW moves), so the extra delay is about one replication round trip.
 import { connect, type Bus, type Subscription } from '../../client/index.js';
 import { TargetError } from '../errors.js';
+import { sleep } from '../harness/clock.js';
 import { type DevBroker, startDevCluster } from '../harness/dev-cluster.js';
 import { type Histogram, newHistogram } from '../harness/latency-recorder.js';
 import { sendPaced } from '../harness/paced-sender.js';
@@ -58,8 +59,6 @@ export async function partitionGauge(b: Pick<DevBroker, 'port'>, name: string, t
   const m = new RegExp(`^${name}\\{topic="${topic}",partition="0"\\} (\\S+)$`, 'm').exec(await r.text());
   return m ? Number(m[1]) : null;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
