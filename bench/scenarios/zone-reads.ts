@@ -10,8 +10,9 @@
 // Deliver the leader sends when its HW moves), so the extra delay is about one replication round trip.
 import { connect, type Bus, type Subscription } from '../../client/index.js';
 import { TargetError } from '../errors.js';
+import { partitionGauge } from '../harness/broker-metrics.js';
 import { sleep } from '../harness/clock.js';
-import { type DevBroker, startDevCluster } from '../harness/dev-cluster.js';
+import { startDevCluster } from '../harness/dev-cluster.js';
 import { type Histogram, newHistogram } from '../harness/latency-recorder.js';
 import { sendPaced } from '../harness/paced-sender.js';
 import { type Percentiles, percentiles } from '../harness/percentiles.js';
@@ -50,14 +51,6 @@ in its zone (connect({ zone })). Prints produce→deliver p50/p99/p99.9 for both
 
 export function parseZoneReadsArgs(argv: string[]): ZoneReadsOptions | null {
   return parseRateArgs(argv, { rate: 1_000, durationMs: 5_000, warmupMs: 1_000, size: 100 }, USAGE);
-}
-
-/** One /metrics gauge of partition 0 of `topic`, or null. */
-export async function partitionGauge(b: Pick<DevBroker, 'port'>, name: string, topic: string): Promise<number | null> {
-  const r = await fetch(`http://127.0.0.1:${b.port}/metrics`, { signal: AbortSignal.timeout(2_000) }).catch(() => null);
-  if (!r) return null;
-  const m = new RegExp(`^${name}\\{topic="${topic}",partition="0"\\} (\\S+)$`, 'm').exec(await r.text());
-  return m ? Number(m[1]) : null;
 }
 
 async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
@@ -126,8 +119,8 @@ export async function runZoneReadsBench(o: ZoneReadsOptions, progress: (line: st
     const sampler = (async () => {
       while (sampling.on) {
         const [lh, fh] = await Promise.all([
-          partitionGauge(leaderBroker, 'tickbus_partition_high_watermark', topic),
-          partitionGauge(followerBroker, 'tickbus_partition_high_watermark', topic),
+          partitionGauge(leaderBroker, 'tickbus_partition_high_watermark', topic, 0),
+          partitionGauge(followerBroker, 'tickbus_partition_high_watermark', topic, 0),
         ]);
         if (lh !== null && fh !== null) {
           hwLag.recordValue(Math.max(0, lh - fh) + 1); // +1: HdrHistogram's lowest value is 1; subtracted in the report

@@ -8,13 +8,14 @@
 // acknowledged while etcd is gone), then serve again with every acknowledged record kept.
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { partitionGauge } from '../../bench/harness/broker-metrics.js';
 import { type Bus, type ConsumedRecord, connect } from '../../client/index.js';
 import { ErrorCode } from '../../schemas/errors.js';
 import { encodeBatch } from '../../schemas/record-batch.js';
 import type { BrokerProcess } from '../helpers/broker.js';
 import { eventually, health, startCluster, type TestCluster } from '../helpers/cluster.js';
 import { WireClient } from '../helpers/wire-client.js';
-import { AcksAllProducer, logBytesBelow, partition0, partitionGauge, readCommitted, stopCluster, valueOf } from './harness.js';
+import { AcksAllProducer, logBytesBelow, partition0, readCommitted, stopCluster, valueOf } from './harness.js';
 
 const LEASE_TTL_MS = 2_000;
 let cluster: TestCluster;

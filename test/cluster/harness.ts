@@ -149,15 +149,6 @@ export function logBytesBelow(dataDir: string, topic: string, partition: number,
   return Buffer.concat(parts);
 }
 
-/** A gauge of one partition from a broker's /metrics (null if absent or the broker does not answer). */
-export async function partitionGauge(b: BrokerProcess, name: string, topic: string, partition: number): Promise<number | null> {
-  const r = await fetch(`http://127.0.0.1:${b.port}/metrics`, { signal: AbortSignal.timeout(2_000) }).catch(() => null);
-  if (!r) return null;
-  const text = await r.text();
-  const m = new RegExp(`^${name}\\{topic="${topic}",partition="${partition}"\\} (\\S+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : null;
-}
-
 /**
  * A cluster test's teardown: closes its buses, continues every broker (a test that failed mid-pause would
  * leave one stopped, and a stopped process never exits on SIGTERM), then stops the cluster. `cluster` is
