@@ -144,7 +144,7 @@ export async function startBroker(partial: BrokerConfigInput = {}): Promise<Runn
     reloadTls: async () => {
       const tls = config.tls;
       if (!tls) throw new TickbusError(ErrorCode.INVALID_CONFIG, 'TLS is not configured: nothing to reload');
-      checkTlsFiles(tls);
+      // Checks the files first (EndpointApp.reload): bad ones reject here, before any owner is asked.
       await bootstrap.reloadTls(tls);
       // An owner that is restarting reads the files when it starts: it needs no message.
       await Promise.all(supervisor.status().filter((o) => o.up).map((o) => supervisor.request(o.id, { type: 'reloadTls' })));
