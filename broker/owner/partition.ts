@@ -37,7 +37,7 @@
 //   ack; ws.send writes at once, so the Deliver is on the wire first (delivery p50 −6..−16 µs, ack +4 µs).
 // A JavaScript loop over the subscribers cost nothing measurable against uWS's C++ one at 1 → 1,000 (both
 // write one frame per socket per send).
-import { encodeFrameView } from '../../schemas/frames.js';
+import { encodeFrameView, type FrameOf } from '../../schemas/frames.js';
 import { batchBaseOffset, batchLastOffset, batchLength } from '../../schemas/record-batch.js';
 import type { AppendResult, PartitionLog } from '../log/partition-log.js';
 import type { EpochHistory } from '../replication/epoch-history.js';
@@ -61,6 +61,9 @@ export interface LiveListener {
   /** Sends one live Deliver frame; `from` is the first offset it carries (the stream's end when it carries none). */
   sendLive(frame: Uint8Array, from: number): void;
 }
+
+// Every live Deliver is encoded at once from this one object: no frame object per publish on the live path.
+const liveDeliver: FrameOf<'Deliver'> = { type: 'Deliver', topic: '', partition: 0, highWatermark: 0, live: true, batches: new Uint8Array(0) };
 
 // Partitions holding batches for the end of this turn: one setImmediate per turn for all of them.
 const holding: Partition[] = [];
@@ -173,8 +176,20 @@ export class Partition {
   }
 
   private publishCommitted(batches: Uint8Array): void {
-    const frame = encodeFrameView({ type: 'Deliver', topic: this.topic, partition: this.partition, highWatermark: this.hw, live: true, batches });
+    const frame = this.liveFrame(batches);
     this.send(this.committedListeners, this.liveKey, frame, batchBaseOffset(batches));
+  }
+
+  /** A live Deliver of `batches` at the current high watermark, encoded into the shared frame buffer (valid until the next encode). */
+  private liveFrame(batches: Uint8Array): Uint8Array {
+    const f = liveDeliver;
+    f.topic = this.topic;
+    f.partition = this.partition;
+    f.highWatermark = this.hw;
+    f.batches = batches;
+    const frame = encodeFrameView(f);
+    f.batches = EMPTY; // holds no producer's buffer past this call
+    return frame;
   }
 
   private send(listeners: Set<LiveListener>, key: string, frame: Uint8Array, from: number): void {
@@ -213,7 +228,7 @@ export class Partition {
   /** Tells the append stream (followers) the high watermark when no batch carries it. */
   publishHighWatermark(): void {
     if (this.appendListeners.size === 0) return;
-    const frame = encodeFrameView({ type: 'Deliver', topic: this.topic, partition: this.partition, highWatermark: this.hw, live: true, batches: EMPTY });
+    const frame = this.liveFrame(EMPTY);
     for (const l of this.appendListeners) l.sendLive(frame, this.log.nextOffset);
   }
 
@@ -243,7 +258,7 @@ export class Partition {
       return res;
     }
     if (this.appendListeners.size > 0) {
-      const frame = encodeFrameView({ type: 'Deliver', topic: this.topic, partition: this.partition, highWatermark: this.hw, live: true, batches: batch });
+      const frame = this.liveFrame(batch);
       this.send(this.appendListeners, this.appendKey, frame, res.baseOffset);
     }
     role.onAppended?.(res, batch);
