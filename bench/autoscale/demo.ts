@@ -18,6 +18,7 @@ import path from 'node:path';
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { type Bus, connect } from '../../client/index.js';
+import { metricsText } from '../harness/broker-metrics.js';
 import { sleep } from '../harness/clock.js';
 import { type DevBroker, type DevCluster, startDevCluster } from '../harness/dev-cluster.js';
 import { newHistogram } from '../harness/latency-recorder.js';
@@ -68,9 +69,8 @@ interface Second {
 
 /** tickbus_bytes_in_total + tickbus_replicated_bytes_total of one broker, or null when it does not answer. */
 async function writtenBytes(b: DevBroker): Promise<number | null> {
-  const r = await fetch(`http://127.0.0.1:${b.port}/metrics`, { signal: AbortSignal.timeout(1_000) }).catch(() => null);
-  if (!r) return null;
-  const text = await r.text();
+  const text = await metricsText(b, 1_000);
+  if (text === null) return null;
   let sum = 0;
   for (const name of ['tickbus_bytes_in_total', 'tickbus_replicated_bytes_total']) {
     const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);

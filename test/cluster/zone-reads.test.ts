@@ -7,6 +7,7 @@
 // (c) when the follower is killed the consumer moves to the leader. Every record arrives once, in order,
 // after a Ping barrier.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricsText } from '../../bench/harness/broker-metrics.js';
 import { type Bus, type ConsumedRecord, connect, type Subscription } from '../../client/index.js';
 import { webSocketTransport } from '../../client/internal.js';
 import { BarrierTransport } from '../helpers/barrier-transport.js';
@@ -37,9 +38,8 @@ const CONSUMER = 'zone-consumer';
 
 /** Whether `b` serves a subscription of the consumer to partition 0 of `topic` (its lag series on /metrics). */
 async function serves(b: BrokerProcess, topic: string): Promise<boolean> {
-  const r = await fetch(`http://127.0.0.1:${b.port}/metrics`, { signal: AbortSignal.timeout(2_000) }).catch(() => null);
-  if (!r) return false;
-  return new RegExp(`^tickbus_subscription_lag_records\\{topic="${topic}",partition="0",owner="\\d+",conn="\\d+",client="${CONSUMER}"\\} `, 'm').test(await r.text());
+  const text = await metricsText(b);
+  return text !== null && new RegExp(`^tickbus_subscription_lag_records\\{topic="${topic}",partition="0",owner="\\d+",conn="\\d+",client="${CONSUMER}"\\} `, 'm').test(text);
 }
 
 /** A replicated topic with all three in the ISR; returns the leader and a follower. */
