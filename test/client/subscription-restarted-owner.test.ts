@@ -3,18 +3,13 @@
 // kill -9 and restart of brokers): the subscription ended that partition for good. Metadata decides whether
 // the topic exists; the owner's answer alone only means "ask again".
 import { expect, it } from 'vitest';
-import { connect, ErrorCode, TickbusError, utf8 } from '../../client/index.js';
-import { BarrierTransport } from '../helpers/barrier-transport.js';
-import { BOOTSTRAP, FakeBroker } from './fake-broker.js';
-import { busesClosedAfterEach, until } from './sdk-fixture.js';
+import { ErrorCode, TickbusError, utf8 } from '../../client/index.js';
+import { barrieredBusOnFakeBroker, busesClosedAfterEach, until } from './sdk-fixture.js';
 
 const buses = busesClosedAfterEach();
 
 it("a Subscribe an owner refuses with UNKNOWN_TOPIC is tried again while metadata still has the topic", async () => {
-  const broker = new FakeBroker();
-  broker.createTopic('ticks', 1);
-  const bus = await connect({ brokers: [BOOTSTRAP], transport: new BarrierTransport(broker), reconnect: { initialMs: 1, maxMs: 5 } });
-  buses.push(bus);
+  const { broker, bus } = await barrieredBusOnFakeBroker(buses, {}, 1);
   await bus.send('ticks', [{ value: 'a' }, { value: 'b' }], { partition: 0 });
   let refusals = 2;
   broker.hooks.subscribe = (f) => (refusals-- > 0 ? new TickbusError(ErrorCode.UNKNOWN_TOPIC, `topic '${f.topic}' does not exist on this owner: refresh metadata`, { topic: f.topic }) : undefined);
@@ -32,10 +27,7 @@ it("a Subscribe an owner refuses with UNKNOWN_TOPIC is tried again while metadat
 });
 
 it('a subscription to a topic that metadata no longer has still ends with UNKNOWN_TOPIC', async () => {
-  const broker = new FakeBroker();
-  broker.createTopic('ticks', 1);
-  const bus = await connect({ brokers: [BOOTSTRAP], transport: new BarrierTransport(broker), reconnect: { initialMs: 1, maxMs: 5 } });
-  buses.push(bus);
+  const { broker, bus } = await barrieredBusOnFakeBroker(buses, {}, 1);
   await bus.send('ticks', [{ value: 'a' }], { partition: 0 });
   const sub = bus.subscribe('ticks', { from: 'earliest' });
   const errors: TickbusError[] = [];
