@@ -307,21 +307,28 @@ export class ClusterNode {
   /**
    * A leader's ISR change, written only if the partition record is still the one it leads at `epoch`
    * and this broker is still registered (its key is bound to its lease): a deposed or fenced leader
-   * cannot change the ISR.
+   * cannot change the ISR. A member it adds must be registered, under the registration this view
+   * holds, until the write (KIP-903): a follower that caught up, then restarted and lost an unsynced
+   * tail before the write, comes back under a new registration and is not let into the ISR on the
+   * strength of what its previous process had.
    */
   async proposeIsr(topic: string, partition: number, epoch: number, isr: number[]): Promise<boolean> {
     const rec = this.view.partition(topic, partition);
     const reg = this.view.brokers.get(this.nodeId);
     if (!rec || !reg || !this.live || rec.value.leader !== this.nodeId || rec.value.leaderEpoch !== epoch) return false;
     if (reg.value.incarnation !== this.registration?.incarnation) return false;
+    const guards = [
+      { key: this.keys.partition(topic, partition), modRevision: rec.modRevision },
+      { key: this.keys.broker(this.nodeId), modRevision: reg.modRevision },
+    ];
+    for (const id of isr) {
+      if (rec.value.isr.includes(id)) continue;
+      const member = this.view.brokers.get(id);
+      if (!member) return false;
+      guards.push({ key: this.keys.broker(id), modRevision: member.modRevision });
+    }
     const next: PartitionRecord = { ...rec.value, isr };
-    const { ok } = await this.etcd.txn(
-      [
-        { key: this.keys.partition(topic, partition), modRevision: rec.modRevision },
-        { key: this.keys.broker(this.nodeId), modRevision: reg.modRevision },
-      ],
-      [{ key: this.keys.partition(topic, partition), value: JSON.stringify(next) }],
-    );
+    const { ok } = await this.etcd.txn(guards, [{ key: this.keys.partition(topic, partition), value: JSON.stringify(next) }]);
     return ok;
   }
 

@@ -70,6 +70,13 @@ describe('cluster control plane on etcd', () => {
     expect(await leader.proposeIsr('orders', 0, next.leaderEpoch - 1, next.isr)).toBe(false);
     expect(await leader.proposeIsr('orders', 0, next.leaderEpoch, [next.leader])).toBe(true);
     await until(() => leader.view.partition('orders', 0)?.value.isr.length === 1, "leader.view.partition('orders', 0)?.value.isr.length === 1", 5_000);
+    // It adds only registered brokers (KIP-903): not the silent one once it has shut down; the live one, yes.
+    const live = others.find((n) => n !== leader)!;
+    await silent.close();
+    await until(() => leader.view.brokers.get(p0.leader) === undefined, "the shut-down broker gone from the leader's view", 5_000);
+    expect(await leader.proposeIsr('orders', 0, next.leaderEpoch, [next.leader, p0.leader])).toBe(false);
+    expect(await leader.proposeIsr('orders', 0, next.leaderEpoch, [next.leader, live.nodeId])).toBe(true);
+    await until(() => leader.view.partition('orders', 0)?.value.isr.length === 2, 'the live follower back in the ISR', 5_000);
   }, 60_000);
 
   it('a topic whose replication factor exceeds the live brokers is a typed error', async () => {

@@ -37,6 +37,8 @@ interface Replica {
   hw: number;
   /** Entries below this survive a crash (the tail-loss variant's fsync point). */
   flushed: number;
+  /** Its registration in the control plane: a restart registers anew. */
+  incarnation: number;
 }
 
 interface Acked {
@@ -80,6 +82,8 @@ class Cluster {
   nextValue = 0;
   /** acks=all writes waiting for HW > offset, on the current leader only. */
   pendingAcks: Acked[] = [];
+  /** The registrations the pending ISR proposal was made under (the txn guards their keys). */
+  private proposedUnder = new Map<number, number>();
   acked: Acked[] = [];
   /** Highest HW any leader reached, and the HW of each epoch (for invariant a). */
   maxHwEver = 0;
@@ -89,7 +93,7 @@ class Cluster {
   stats = { appends: 0, acked: 0, elections: 0, truncations: 0, offline: 0, isrCommits: 0 };
 
   constructor(readonly loseTail: boolean) {
-    this.replicas = IDS.map((id) => ({ id, alive: true, log: [], history: new EpochHistory(), hw: 0, flushed: 0 }));
+    this.replicas = IDS.map((id) => ({ id, alive: true, log: [], history: new EpochHistory(), hw: 0, flushed: 0, incarnation: 0 }));
     this.isr = [...IDS];
     this.leader = null;
     this.rs = null;
@@ -219,6 +223,7 @@ class Cluster {
     const r = this.rep(id);
     if (r.alive) return;
     r.alive = true; // KIP-101: the log is kept whole; the first fetch decides what goes
+    r.incarnation++;
     if (this.leader === null) this.elect();
   }
 
@@ -256,6 +261,10 @@ class Cluster {
   private commitIsr(): void {
     const p = this.rs?.pendingIsr;
     if (!p) return;
+    // KIP-903, as ClusterNode.proposeIsr writes it: the txn guards the registration of every member it
+    // adds, so one that died, or restarted (and may have lost its tail) since the proposal, fails it.
+    const stale = p.some((b) => !this.isr.includes(b) && (!this.rep(b).alive || this.rep(b).incarnation !== this.proposedUnder.get(b)));
+    if (stale) return this.apply(this.rs!.onIsrCommitted(this.isr));
     // Our controller never commits a dead broker into the ISR (it removes dead ones itself).
     this.isr = p.filter((b) => this.rep(b).alive || b === this.leader);
     this.stats.isrCommits++;
@@ -278,6 +287,7 @@ class Cluster {
       this.stats.acked += done.length;
     }
     // Proposals stay in the ReplicaSet (pendingIsr) until a commitIsr / loseIsrProposal command.
+    if (d.proposeIsr) this.proposedUnder = new Map(d.proposeIsr.map((b) => [b, this.rep(b).incarnation]));
   }
 
   check(): void {
@@ -330,6 +340,23 @@ describe('replication rules in a simulated 3-replica cluster', () => {
     expect(totals.truncations).toBeGreaterThan(15);
     expect(totals.isrCommits).toBeGreaterThan(20);
     expect(totals.offline).toBeGreaterThan(20);
+  });
+
+  it('does not let a follower into the ISR on a proposal made before it restarted and lost its tail (KIP-903)', () => {
+    // Found by the walk below (seed 1434331850): replica 1 catches up outside the ISR, the leader proposes
+    // adding it, replica 1 crashes, loses its unflushed copy and restarts, and only then the proposal commits.
+    const c = simulate(true, [
+      { t: 'crashLeader' },
+      { t: 'restart', r: 0 },
+      { t: 'append' },
+      { t: 'fetchAll' },
+      { t: 'crash', r: 0 },
+      { t: 'restart', r: 0 },
+      { t: 'commitIsr' },
+    ]);
+    expect(c.isr).not.toContain(1);
+    expect(c.rs?.pendingIsr).toBeNull();
+    expect(c.acked).toHaveLength(1);
   });
 
   it('keeps the same guarantees when crashes lose unflushed tails, until every ISR member has lost one', () => {
