@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AcksMode } from '../../client/index.js';
 import { partitionDir } from '../../broker/metadata/topic-store.js';
-import { readAll } from '../helpers/wire-client.js';
+import type { DecodedRecord } from '../../schemas/record-batch.js';
+import { ErrorReplyReceived, readAll } from '../helpers/wire-client.js';
 import { type CheckResult, checkHistoryStream } from './checker.js';
 import { FaultCluster, sleep, within } from './fault-cluster.js';
 import { HistoryRecorder, JsonLinesSink, readHistoryFile } from './history.js';
@@ -89,6 +90,28 @@ export interface RunResult {
 }
 
 export const TOPIC = 'faults';
+/** Leader look-ups the final read of one partition may make (it moves at most once or twice as the cluster settles). */
+const FINAL_READ_ATTEMPTS = 20;
+
+/**
+ * Everything in `partition`, read from its leader. Leadership may still move after the cluster settled
+ * (the controller hands it back to a restarted preferred replica), so a retryable answer (NOT_LEADER)
+ * means: look the leader up again and read from the start once more. Bounded by the caller's `within`.
+ */
+async function finalRead(cluster: FaultCluster, partition: number): Promise<DecodedRecord[]> {
+  for (let attempt = 1; ; attempt++) {
+    const md = await cluster.metadata(TOPIC);
+    const endpoint = md?.topics[0]?.partitions.find((x) => x.partition === partition)?.endpoint ?? '';
+    try {
+      if (endpoint === '') throw new Error('no leader');
+      return await readAll(endpoint, TOPIC, partition, 0);
+    } catch (err) {
+      const again = endpoint === '' || (err instanceof ErrorReplyReceived && err.retryable);
+      if (!again || attempt >= FINAL_READ_ATTEMPTS) throw err;
+      await sleep(500);
+    }
+  }
+}
 
 async function until(cond: () => Promise<boolean> | boolean, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
@@ -208,13 +231,9 @@ export async function runFaults(o: RunOptions): Promise<RunResult> {
     const hws = Array.from({ length: partitions }, (_, p) => parts.find((x) => x.partition === p)?.highWatermark ?? 0);
     if (!(await until(() => workload!.readUpTo(hws), 20_000))) warnings.push(`consumers did not read up to the high watermarks ${hws.join(',')} within 20 s`);
     for (const p of parts) {
-      if (p.endpoint === '') {
-        warnings.push(`final read of partition ${p.partition}: no leader at the end`);
-        continue;
-      }
       h.record({ type: 'consumer-seek', consumer: 'final', topic: TOPIC, partition: p.partition, offset: 0, reason: 'final read from the leader' });
       try {
-        const recs = await within(readAll(p.endpoint, TOPIC, p.partition, 0), 60_000, `final read of partition ${p.partition}`);
+        const recs = await within(finalRead(cluster, p.partition), 60_000, `final read of partition ${p.partition}`);
         for (let i = 0; i < recs.length; i += 1000) {
           h.record({ type: 'poll', consumer: 'final', topic: TOPIC, partition: p.partition, records: recs.slice(i, i + 1000).map((r) => [r.offset, new TextDecoder().decode(r.value ?? new Uint8Array())]) });
         }

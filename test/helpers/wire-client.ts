@@ -150,6 +150,21 @@ export async function endpoints(bootstrapUrl: string, topic: string): Promise<st
 }
 
 /** Reads a whole partition from `from` with Fetch, following until the high watermark. */
+/** A broker answered a request with an error frame; `retryable` as the broker said (NOT_LEADER, ...). */
+export class ErrorReplyReceived extends Error {
+  constructor(
+    readonly what: string,
+    readonly reply: Frame,
+  ) {
+    super(`${what} failed: ${JSON.stringify(reply)}`);
+    this.name = 'ErrorReplyReceived';
+  }
+
+  get retryable(): boolean {
+    return this.reply.type === 'ErrorReply' && this.reply.retryable;
+  }
+}
+
 export async function readAll(ownerUrl: string, topic: string, partition: number, from = 0): Promise<DecodedRecord[]> {
   const c = await WireClient.open(ownerUrl);
   try {
@@ -157,7 +172,7 @@ export async function readAll(ownerUrl: string, topic: string, partition: number
     let offset = from;
     for (let i = 0; i < 100_000; i++) {
       const r = await c.request({ type: 'Fetch', requestId: 0, topic, partition, offset, maxBytes: 1 << 20 });
-      if (r.type !== 'FetchResult') throw new Error(`fetch failed: ${JSON.stringify(r)}`);
+      if (r.type !== 'FetchResult') throw new ErrorReplyReceived('fetch', r);
       const recs = decodeBatches(r.batches).filter((x) => x.offset >= offset);
       if (recs.length === 0) return out;
       out.push(...recs);
