@@ -28,7 +28,7 @@ import { logLine } from '../logger.js';
 import { FSYNC_THREADS, type FsyncThread, type LogConfig, validateLogConfig, VERIFY_ON_OPEN, type VerifyOnOpen } from './log-config.js';
 import { requireOneOf } from '../validate.js';
 import { APPEND, ProducerState } from './producer-state.js';
-import { Segment } from './segment.js';
+import { PREALLOCATE_BYTES, Segment } from './segment.js';
 import { syncLedger } from './sync-ledger.js';
 
 export { type FsyncPolicy, FSYNC_THREADS, type FsyncThread, type LogConfig, DEFAULT_LOG_CONFIG, validateLogConfig, VERIFY_ON_OPEN, type VerifyOnOpen } from './log-config.js';
@@ -89,11 +89,31 @@ export class PartitionLog {
   /** Damage open() found in a sealed segment and cut the log at; null when there was none. */
   corruptionCut: CorruptionCut | null = null;
 
+  /**
+   * Zeros written ahead of the active segment's end (segment.ts, Preallocation): from the start for
+   * fsync 'always', and from the first flush() otherwise (a producer waits for fsyncs: acks durable).
+   * A log nobody syncs on the ack path never pays for writing zeros.
+   */
+  private preallocateBytes = 0;
+
   private constructor(
     readonly dir: string,
     readonly config: LogConfig,
     private readonly fsyncThread: FsyncThread,
-  ) {}
+  ) {
+    if (config.fsync === 'always') this.preallocateBytes = Math.min(PREALLOCATE_BYTES, config.segmentBytes);
+  }
+
+  private startPreallocating(): void {
+    this.preallocateBytes = Math.min(PREALLOCATE_BYTES, this.config.segmentBytes);
+    for (const s of this.segments) s.preallocateBytes = this.preallocateBytes;
+  }
+
+  private newSegment(base: number): Segment {
+    const seg = Segment.create(this.dir, base);
+    seg.preallocateBytes = this.preallocateBytes;
+    return seg;
+  }
 
   /**
    * Opens (or creates) the log in `dir` and recovers it: torn or corrupt tail cut, indexes rebuilt. With
@@ -122,12 +142,14 @@ export class PartitionLog {
       })
       .sort((a, b) => a - b);
     if (bases.length === 0) {
-      this.segments = [Segment.create(this.dir, 0)];
+      this.segments = [this.newSegment(0)];
       syncPartitionDir(this.dir);
     } else {
       for (let i = 0; i < bases.length; i++) {
         // A segment about to be scanned skips loading its index files: the scan rebuilds them.
         const seg = Segment.open(this.dir, bases[i]!, verifySealed || i === bases.length - 1);
+        // Any of them can become the active one again (a follower's truncation).
+        seg.preallocateBytes = this.preallocateBytes;
         if (i < bases.length - 1) seg.nextOffset = bases[i + 1]!;
         this.segments.push(seg);
       }
@@ -345,7 +367,7 @@ export class PartitionLog {
     if (old.isEmpty) return old;
     old.seal();
     if (this.durableOffset < old.nextOffset) this.durableOffset = old.nextOffset;
-    const seg = Segment.create(this.dir, old.nextOffset);
+    const seg = this.newSegment(old.nextOffset);
     syncPartitionDir(this.dir);
     this.segments.push(seg);
     this.producers.saveSnapshot(this.dir, seg.baseOffset);
@@ -358,6 +380,7 @@ export class PartitionLog {
     if (this.failure) return Promise.reject(this.failure);
     const upTo = this.nextOffset;
     if (this.durableOffset >= upTo) return RESOLVED;
+    if (this.preallocateBytes === 0) this.startPreallocating();
     return new Promise((resolve, reject) => {
       this.waiters.push({ upTo, resolve, reject });
       this.startSync();

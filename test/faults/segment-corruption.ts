@@ -3,6 +3,7 @@
 // job (docs/log.md "Recovery on open"); the checker then says whether a replica served or kept bad data.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { dataEnd } from './data-end.js';
 
 const LOG_FILE = /^(\d{20})\.log$/;
 
@@ -34,7 +35,8 @@ export function corruptSegment(dir: string, opts: { how: 'bitflip' | 'truncate';
   const file = files[Math.floor(opts.filePick * files.length)]!;
   const p = path.join(dir, file);
   const sizeBefore = fs.statSync(p).size;
-  const position = Math.floor(opts.positionPick * sizeBefore);
+  // Within the batches, not in the zeros a killed broker's durable log leaves after them.
+  const position = Math.floor(opts.positionPick * (dataEnd(p, sizeBefore) || sizeBefore));
   if (opts.how === 'truncate') fs.truncateSync(p, position);
   else {
     const fd = fs.openSync(p, 'r+');

@@ -41,7 +41,10 @@ it('a group-commit fsync that completes after the segment was sealed does not sh
   await log.flush();
   const ledger = parseSyncLedger(fs.readFileSync(path.join(dir, LEDGER_FILE), 'utf8'));
   expect(ledger.synced.get(path.basename(first))).toBe(fs.statSync(first).size);
-  expect(ledger.synced.get(path.basename(active()))).toBe(fs.statSync(active()).size);
+  // The active file runs ahead with preallocated zeros: the ledger holds its log's bytes.
+  const activeSize = (log as unknown as { active: { size: number } }).active.size;
+  expect(fs.statSync(active()).size).toBeGreaterThanOrEqual(activeSize);
+  expect(ledger.synced.get(path.basename(active()))).toBe(activeSize);
   expect([...ledger.durableFiles!].sort()).toEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.log')).sort());
   log.close();
 });

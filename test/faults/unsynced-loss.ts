@@ -8,6 +8,7 @@
 //   dir <segment>.log ...           the directory was fsynced while holding exactly these segment files
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { dataEnd } from './data-end.js';
 
 export const LEDGER_FILE = 'sync.ledger';
 const LOG_FILE = /^(\d{20})\.log$/;
@@ -74,7 +75,10 @@ export function loseUnsynced(dir: string, opts: LossOptions): FileLoss[] {
       continue;
     }
     const synced = Math.min(before, ledger.synced.get(file) ?? 0);
-    const after = opts.keepTornTail ? synced + Math.floor(opts.tornPick * (before - synced)) : synced;
+    // A torn write keeps part of what was written: the bytes up to the data's end, not the preallocated
+    // zeros after it (segment.ts), or most torn tails would keep every unsynced byte.
+    const written = Math.max(synced, dataEnd(p, before));
+    const after = opts.keepTornTail ? synced + Math.floor(opts.tornPick * (written - synced)) : synced;
     if (after < before) fs.truncateSync(p, after);
     out.push({ file, before, after, deleted: false });
   }
