@@ -133,6 +133,13 @@ type StartPos = { kind: 'earliest' } | { kind: 'latest' } | { kind: 'offset'; va
 type CursorState = 'pending' | 'subscribing' | 'checking' | 'active' | 'failed' | 'gone';
 
 /** The subscription's place in one partition. */
+/** The cursor leaves its connection: answers and chunks of its current Subscribe are ignored from now on. */
+function detach(c: Cursor, state: CursorState): void {
+  c.state = state;
+  c.conn = null;
+  c.gen++;
+}
+
 interface Cursor {
   partition: number;
   /** Used while no offset is known (never subscribed, or repositioned by seek/assign). */
@@ -400,9 +407,7 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
         list.push(p);
         byConn.set(c.conn, list);
       }
-      c.state = 'gone';
-      c.gen++;
-      c.conn = null;
+      detach(c, 'gone');
       this.cursors.delete(p);
       const pos = cursorPosition(c);
       if (pos >= 0) out.set(p, pos);
@@ -757,27 +762,13 @@ export class Subscription extends Emitter<SubscriptionEvents> implements AsyncIt
         continue;
       }
       this.leaveReplica(c, conn.url);
-      c.state = 'pending';
-      c.conn = null;
-      c.gen++;
+      detach(c, 'pending');
     }
     if (onLeader.length < hit.length) this.scheduleResume();
     if (onLeader.length === 0) return;
-    if (err.retryable) {
-      for (const c of onLeader) {
-        c.state = 'pending';
-        c.conn = null;
-        c.gen++;
-      }
-      this.scheduleResume();
-    } else {
-      for (const c of onLeader) {
-        c.state = 'failed';
-        c.conn = null;
-        c.gen++;
-      }
-      this.surface(err, false);
-    }
+    for (const c of onLeader) detach(c, err.retryable ? 'pending' : 'failed');
+    if (err.retryable) this.scheduleResume();
+    else this.surface(err, false);
   }
 
   private onDeliver(f: FrameOf<'Deliver'>, size: number, conn: Connection): void {
