@@ -30,10 +30,11 @@ function positiveOr(v: number | undefined, fallback: number): number {
 
 /** What this broker last told one owner, as far as the owner confirmed it. */
 class OwnerState {
-  /** Topics the owner has open: name → topic id (incarnation). */
-  readonly opened = new Map<string, number>();
-  /** The partitions of each open topic the owner holds ('0,2,5'): a reassignment adds or drops some. */
-  readonly openedParts = new Map<string, string>();
+  /**
+   * Topics the owner has open: name → topic id (incarnation) and the partitions of it the owner holds
+   * ('0,2,5': a reassignment adds or drops some).
+   */
+  readonly opened = new Map<string, { id: number; parts: string }>();
   /** Roles the owner confirmed, by `${topic}/${partition}`. */
   readonly sent = new Map<string, ReplicaRole>();
   running = false;
@@ -107,11 +108,7 @@ export class ClusterCatalogue implements Catalogue {
     // The owner being spawned opens exactly these; it has no roles until it says ready (then all are sent).
     const topics = [...ownedTopics(this.node.localReplicas(), ownerId, this.config.owners).values()];
     st.opened.clear();
-    st.openedParts.clear();
-    for (const t of topics) {
-      st.opened.set(t.name, t.id);
-      st.openedParts.set(t.name, t.partitions.join(','));
-    }
+    for (const t of topics) st.opened.set(t.name, { id: t.id, parts: t.partitions.join(',') });
     st.sent.clear();
     return topics;
   }
@@ -213,7 +210,7 @@ export class ClusterCatalogue implements Catalogue {
     const replicas = node.localReplicas().filter((r) => ownerOf(r.topic.name, r.partition.partition, this.config.owners) === ownerId);
     const want = ownedTopics(replicas, ownerId, this.config.owners);
 
-    for (const [name, id] of [...st.opened]) {
+    for (const [name, { id, parts }] of [...st.opened]) {
       if (want.get(name)?.id === id) continue;
       // Deleted (or this broker no longer holds a replica of it here). A new incarnation under the same
       // name needs no delete: opening it drops the old one and its files (partition-registry.ts).
@@ -222,27 +219,26 @@ export class ClusterCatalogue implements Catalogue {
         // Still a topic, but no replica of it here any more (a reassignment moved them away): the owner
         // closes and deletes our partitions and answers NOT_OWNER (retryable), not TOPIC_DELETED. It stays
         // open with no partitions, so that deleting the topic later still reaches the owner.
-        if (st.openedParts.get(name) === '') continue;
+        if (parts === '') continue;
         const none: OwnedTopic = { name, id, partitionCount: live.partitions, partitions: [], config: live.config };
         await this.supervisor.request(ownerId, { type: 'openTopic', topic: none });
-        st.openedParts.set(name, '');
+        st.opened.set(name, { id, parts: '' });
         st.forgetRoles(name);
         logLine('cluster: no replica of topic left on owner', { owner: ownerId, topic: name, id });
         continue;
       } else if (!want.has(name)) await this.supervisor.request(ownerId, { type: 'deleteTopic', name });
       st.opened.delete(name);
-      st.openedParts.delete(name);
       st.forgetRoles(name);
       logLine('cluster: topic removed from owner', { owner: ownerId, topic: name, id });
     }
     for (const t of want.values()) {
       const parts = t.partitions.join(',');
-      if (st.opened.get(t.name) === t.id && st.openedParts.get(t.name) === parts) continue;
+      const was = st.opened.get(t.name);
+      if (was?.id === t.id && was.parts === parts) continue;
       // The same incarnation with other partitions (a reassignment added or removed a replica here): the
       // registry opens the new ones and closes and deletes the ones no longer listed.
       await this.supervisor.request(ownerId, { type: 'openTopic', topic: t });
-      st.opened.set(t.name, t.id);
-      st.openedParts.set(t.name, parts);
+      st.opened.set(t.name, { id: t.id, parts });
       st.forgetRoles(t.name, t.partitions);
     }
 
