@@ -58,10 +58,10 @@ async function webSocketClass(needsNode: boolean): Promise<{ ctor: WebSocketCtor
   try {
     return { ctor: await nodeWs, isWs: true };
   } catch (err) {
-    throw new TickbusError(ErrorCode.CONNECTION_CLOSED, "the 'tls' option needs Node's 'ws' package; in a browser, install the CA in the browser or OS instead", {
-      cause: err,
-      retryable: false,
-    });
+    const why = needsNode
+      ? "the 'tls' option needs Node's 'ws' package; in a browser, install the CA in the browser or OS instead"
+      : "this runtime has no global WebSocket and Node's 'ws' package could not be loaded: install 'ws'";
+    throw new TickbusError(ErrorCode.CONNECTION_CLOSED, `${why} (${err instanceof Error ? err.message : String(err)})`, { cause: err, retryable: false });
   }
 }
 
