@@ -26,7 +26,7 @@ import { Counter, newCounterBuffer, OwnerCounters } from './counters.js';
 import { FollowerRole } from './follower-role.js';
 import { type LeaderHooks, LeaderRole } from './leader-role.js';
 import type { OwnedTopic, PartitionStats, ReplicaRole, SubscriptionLag } from './messages.js';
-import type { Partition, ReplicaRoleState } from './partition.js';
+import { offlineRole, type Partition, type ReplicaRoleState } from './partition.js';
 import { PartitionRegistry } from './partition-registry.js';
 import { requireLeader } from './leadership.js';
 import { onProduce } from './produce.js';
@@ -36,9 +36,6 @@ import { CatchUpPump, type ConnState } from './subscription.js';
 
 const SWEEP_MS = 50;
 
-function offline(leaderEpoch: number): ReplicaRoleState {
-  return { kind: 'offline', leaderEpoch, stop: () => undefined };
-}
 /** Log maintenance (age roll, retention) every 20 sweeps ≈ 1 s. */
 const MAINTAIN_EVERY_SWEEPS = 20;
 
@@ -229,7 +226,7 @@ export class Owner {
         p.replica = this.newRole(p, r, hooks);
       } catch (err) {
         logLine('cannot take replica role', { owner: this.ownerId, partition: `${r.topic}/${r.partition}`, role: r.role, error: String(err) });
-        p.replica = offline(r.leaderEpoch);
+        p.replica = offlineRole(r.leaderEpoch);
       }
       logLine('replica role', { owner: this.ownerId, partition: `${r.topic}/${r.partition}`, role: r.role, epoch: r.leaderEpoch, isr: r.isr.join(',') });
     }
@@ -243,7 +240,7 @@ export class Owner {
         return new FollowerRole(this.ctx, p, r);
       case 'offline':
         p.leaderEpoch = r.leaderEpoch;
-        return offline(r.leaderEpoch);
+        return offlineRole(r.leaderEpoch);
     }
   }
 

@@ -8,7 +8,7 @@ import { type OpenOptions, PartitionLog } from '../log/partition-log.js';
 import { logLine } from '../logger.js';
 import { partitionDir } from '../metadata/topic-store.js';
 import type { OwnedTopic } from './messages.js';
-import { Partition } from './partition.js';
+import { offlineRole, Partition } from './partition.js';
 
 export interface TopicState {
   name: string;
@@ -65,6 +65,10 @@ export class PartitionRegistry {
         const log = PartitionLog.open(dir, t.config, this.openOptions);
         if (log.corruptionCut) this.onCorruptionCut();
         const part = new Partition(t.name, t.id, p, log, this.replicated ? log.logStartOffset : log.nextOffset);
+        // Cluster mode: no role until the control plane gives one. Without this the partition would be a
+        // one-node one (replica null) in between, appending and acknowledging on its own: a restarted
+        // broker answered a producer's retry from its own log, for records the leader never had.
+        if (this.replicated) part.replica = offlineRole(-1);
         opened.push(part);
       }
     } catch (err) {

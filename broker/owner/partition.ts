@@ -53,6 +53,11 @@ export interface ReplicaRoleState {
   stop(): void;
 }
 
+/** A replica that serves nobody: the control plane says so, or has not said what it is yet (epoch -1). */
+export function offlineRole(leaderEpoch: number): ReplicaRoleState {
+  return { kind: 'offline', leaderEpoch, stop: () => undefined };
+}
+
 /** Largest committed range published in one Deliver frame; a bigger jump goes out in several. */
 const COMMIT_FRAME_BYTES = 1024 * 1024;
 

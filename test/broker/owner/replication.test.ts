@@ -65,6 +65,22 @@ async function produce(c: WireClient, value: string, acks: 'leader' | 'all', lea
 const values = (bytes: Uint8Array): string[] => decodeBatches(bytes).map((r) => new TextDecoder().decode(r.value!));
 
 describe('replication between owners', () => {
+  it('refuses clients until the control plane gives the replica a role: it is not a one-node partition in between', async () => {
+    // Found by the fault harness: a restarted broker, its roles not yet sent, appended and acknowledged a
+    // producer's retry on its own (a duplicate answered from its own log, of records the leader never had).
+    const a = await node(1, 'always');
+    const c = await client(a.url);
+    expect(await produce(c, 'v0', 'all')).toMatchObject({ type: 'ErrorReply', code: ErrorCode.NOT_LEADER, retryable: true });
+    expect(await produce(c, 'v0', 'leader', 1)).toMatchObject({ type: 'ErrorReply', retryable: true });
+    expect(await c.request({ type: 'Fetch', requestId: c.id(), topic: 't', partition: 0, offset: 0, maxBytes: 1024 })).toMatchObject({
+      type: 'ErrorReply',
+      code: ErrorCode.NOT_LEADER,
+    });
+    expect(a.log()).toHaveLength(0);
+    a.roles({ role: 'leader', leaderEpoch: 1, leaderId: 1, isr: [1], minInsync: 1 });
+    expect(await produce(c, 'v0', 'all', 1)).toMatchObject({ type: 'ProduceAck', baseOffset: 0 });
+  });
+
   it('a follower holds the leader bytes, acks=all waits for it, and committed consumers see what both have', async () => {
     const a = await node(1, 'always');
     const b = await node(2, 'always');
