@@ -22,6 +22,10 @@
 // - A follower outside the ISR is proposed for addition once it has fetched in this epoch with a log
 //   end ≥ HW and ≥ the offset this epoch started at (Kafka isFollowerInSync, KAFKA-7128: a follower
 //   with a lagging HW view must not rejoin below the previous leader's committed records).
+// - Product choice (stricter than Kafka): an ISR member whose log end is below the high watermark has lost
+//   records it once held (every ISR member had HW before HW could move there): an unsynced tail lost in a
+//   crash, or a damaged segment cut on open. It is proposed for removal at that fetch, not replicaLagTimeMs
+//   later: until then a clean election could pick it and lose committed records.
 // - One ISR proposal in flight at a time (Kafka's single pending AlterPartition).
 
 export interface ReplicaSetOptions {
@@ -174,8 +178,8 @@ export class ReplicaSet {
     f.logEndOffset = followerLogEndOffset;
     const d = this.decide();
     if (!this.pending) {
-      const add = this.maybeExpand(replicaId, f);
-      if (add) d.proposeIsr = add;
+      const change = this.committedIsr.includes(replicaId) ? this.maybeDropShort(replicaId, f) : this.maybeExpand(replicaId, f);
+      if (change) d.proposeIsr = change;
     }
     return d;
   }
@@ -247,8 +251,13 @@ export class ReplicaSet {
     return { highWatermark: min };
   }
 
+  private maybeDropShort(id: number, f: FollowerState): number[] | null {
+    if (f.logEndOffset >= this.hw) return null;
+    this.pending = this.committedIsr.filter((r) => r !== id);
+    return this.pending.slice();
+  }
+
   private maybeExpand(id: number, f: FollowerState): number[] | null {
-    if (this.committedIsr.includes(id)) return null;
     if (f.logEndOffset < this.hw || f.logEndOffset < this.epochStartOffset) return null;
     this.pending = this.ordered([...this.committedIsr, id]);
     return this.pending.slice();

@@ -31,7 +31,8 @@ describe('ReplicaSet high watermark', () => {
   it('never moves back', () => {
     const rs = make({ logEndOffset: 10, highWatermark: 8 });
     rs.onFollowerFetch(2, 10, 1);
-    expect(rs.onFollowerFetch(3, 6, 1)).toEqual({}); // min is 6, below 8: stays
+    // min is 6, below 8: HW stays (and 3, short of records it once had, is proposed out: below)
+    expect(rs.onFollowerFetch(3, 6, 1)).toEqual({ proposeIsr: [1, 2] });
     expect(rs.highWatermark).toBe(8);
   });
 
@@ -106,6 +107,23 @@ describe('ReplicaSet ISR changes', () => {
     expect(rs.canAppendAcksAll()).toBe(true);
     expect(rs.tick(500)).toEqual({ proposeIsr: [1] });
     expect(rs.canAppendAcksAll()).toBe(false);
+  });
+
+  it('proposes removing an ISR member at once when it comes back below the HW (it lost committed records)', () => {
+    const rs = make({ logEndOffset: 10, highWatermark: 0 });
+    rs.onFollowerFetch(2, 10, 1);
+    expect(rs.onFollowerFetch(3, 10, 1)).toEqual({ highWatermark: 10 });
+    // 3 restarts without its unsynced tail (or with a damaged segment cut): it fetches from 7, well within
+    // replicaLagTimeMs of its last catch-up, and leaves the ISR now; HW does not move back.
+    expect(rs.onFollowerFetch(3, 7, 2)).toEqual({ proposeIsr: [1, 2] });
+    expect(rs.highWatermark).toBe(10);
+    expect(rs.countedIsr).toEqual([1, 2]);
+    rs.onIsrCommitted([1, 2]);
+    // Caught up again, it is proposed back in as any follower outside the ISR.
+    expect(rs.onFollowerFetch(3, 10, 3)).toEqual({ proposeIsr: [1, 2, 3] });
+    // A member at the HW (not past it) stays.
+    const at = make({ logEndOffset: 10, highWatermark: 10 });
+    expect(at.onFollowerFetch(2, 10, 1)).toEqual({});
   });
 
   it('keeps one proposal in flight', () => {
