@@ -386,7 +386,10 @@ export class Controller {
     // A leader that restarted (new incarnation) may have lost its unsynced tail: it leads again only if
     // no other in-sync replica is alive, as a last ISR member coming back would in Kafka.
     const isr = leaderBroker && rec.isr.some((id) => id !== rec.leader && alive(id)) ? rec.isr.filter((id) => id !== rec.leader) : rec.isr;
-    const choice = electLeader({ replicas: rec.replicas, isr, isAlive: alive, unclean: this.opts.uncleanLeaderElection });
+    // Followers that registered again since this record was written are held to the same rule
+    // (leader-election.ts, `restarted`): they lead only if no in-sync replica that kept running is alive.
+    const restarted = (id: number): boolean => !this.caughtUpSinceRestart(id, versioned.modRevision);
+    const choice = electLeader({ replicas: rec.replicas, isr, isAlive: alive, unclean: this.opts.uncleanLeaderElection, restarted });
     const leader = choice.leader ?? -1;
     if (leader === -1 && rec.leader === -1) return; // still offline: nothing to write
     const next: PartitionRecord = {

@@ -12,6 +12,12 @@ export interface ElectionInput {
   readonly isAlive: (brokerId: number) => boolean;
   /** unclean.leader.election.enable: off by default (BRIEF: consistency over availability). */
   readonly unclean: boolean;
+  /**
+   * Did this broker register again since the ISR was written (a restart)? It may have come back without
+   * an unsynced tail, or with a damaged segment cut on open, before its leader could see it fetch short
+   * and drop it from the ISR (replica-set.ts). Absent: nobody restarted.
+   */
+  readonly restarted?: (brokerId: number) => boolean;
 }
 
 export type ElectionResult =
@@ -23,13 +29,18 @@ export type ElectionResult =
 
 /**
  * The first replica in preference order that is alive and in the ISR (only an ISR member is known to
- * hold every committed record). With `unclean` and no live ISR member, the first live replica, and the
- * ISR restarts as just that leader (Kafka: the ISR becomes [leader] after an unclean election).
+ * hold every committed record). ISR members that restarted since the ISR was written come after every
+ * live one that did not, and leave the ISR when one of those leads: they rejoin by catching up. With
+ * `unclean` and no live ISR member, the first live replica, and the ISR restarts as just that leader
+ * (Kafka: the ISR becomes [leader] after an unclean election).
  */
 export function electLeader(input: ElectionInput): ElectionResult {
-  const clean = input.replicas.find((r) => input.isr.includes(r) && input.isAlive(r));
+  const restarted = input.restarted;
+  const steady = restarted ? input.isr.filter((r) => !restarted(r)) : input.isr;
+  const isr = steady.some(input.isAlive) ? steady : input.isr;
+  const clean = input.replicas.find((r) => isr.includes(r) && input.isAlive(r));
   if (clean !== undefined) {
-    return { leader: clean, isr: isrWithoutDead(input.replicas, input.isr, clean, input.isAlive), unclean: false };
+    return { leader: clean, isr: isrWithoutDead(input.replicas, isr, clean, input.isAlive), unclean: false };
   }
   if (input.unclean) {
     const any = input.replicas.find((r) => input.isAlive(r));

@@ -23,6 +23,28 @@ describe('electLeader', () => {
     expect(electLeader({ replicas: [1, 2, 3], isr: [3], isAlive: alive(2, 3), unclean: true })).toEqual({ leader: 3, isr: [3], unclean: false });
   });
 
+  it('prefers ISR members that did not restart since the ISR was written, and drops the restarted ones from the ISR', () => {
+    const restarted = (...ids: number[]) => (b: number) => ids.includes(b);
+    // 2 restarted (it may have lost an unsynced tail): 3 leads, and 2 must catch up to rejoin.
+    expect(electLeader({ replicas: [1, 2, 3], isr: [1, 2, 3], isAlive: alive(2, 3), unclean: false, restarted: restarted(2) })).toEqual({
+      leader: 3,
+      isr: [3],
+      unclean: false,
+    });
+    // Every live ISR member restarted: the first of them leads, as without the rule (the partition is not left offline).
+    expect(electLeader({ replicas: [1, 2, 3], isr: [1, 2, 3], isAlive: alive(2, 3), unclean: false, restarted: restarted(2, 3) })).toEqual({
+      leader: 2,
+      isr: [2, 3],
+      unclean: false,
+    });
+    // A restarted broker outside the live set changes nothing.
+    expect(electLeader({ replicas: [1, 2, 3], isr: [1, 2, 3], isAlive: alive(2, 3), unclean: false, restarted: restarted(1) })).toEqual({
+      leader: 2,
+      isr: [2, 3],
+      unclean: false,
+    });
+  });
+
   it('is offline when nobody is alive', () => {
     expect(electLeader({ replicas: [1, 2], isr: [1, 2], isAlive: alive(), unclean: true })).toEqual({ leader: null, isr: [1, 2], unclean: false });
   });
