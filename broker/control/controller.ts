@@ -30,12 +30,14 @@ export class Controller {
   private running = false;
   private again = false;
   /** Counters for /metrics. */
-  readonly stats = { leaderElections: 0, uncleanElections: 0, topicsCreated: 0, topicsDeleted: 0, movesStarted: 0, movesCompleted: 0, preferredLeaderMoves: 0 };
+  readonly stats = { leaderElections: 0, uncleanElections: 0, topicsCreated: 0, topicsDeleted: 0, movesStarted: 0, movesCompleted: 0, preferredLeaderMoves: 0, restartedOutOfIsr: 0 };
   private readonly opts: Required<ControllerOptions>;
   /** Broker ids named as replicas but not registered, since when (monotonic ms, this controller's memory). */
   private readonly goneSince = new Map<number, number>();
   /** Partitions whose preferred replica is eligible to lead but does not, since when. */
   private readonly preferredWaiting = new Map<string, number>();
+  /** Each broker's registration as this controller last saw it: another one means the broker restarted. */
+  private readonly incarnations = new Map<number, string>();
   private wake: { at: number; timer: NodeJS.Timeout } | null = null;
 
   constructor(
@@ -80,6 +82,7 @@ export class Controller {
     for (const [name, req] of [...this.view.createRequests]) await this.createTopic(name, req.value, req.modRevision);
     for (const [name, req] of [...this.view.deleteRequests]) await this.deleteTopic(name, req.modRevision);
     for (const rec of [...this.view.partitions.values()]) await this.electIfLeaderGone(rec);
+    await this.restartedFollowersOutOfIsr();
     for (const [key, req] of [...this.view.reassignRequests]) await this.reassignFromRequest(key, req);
     for (const rec of [...this.view.partitions.values()]) {
       if (isMoving(rec.value)) await this.completeMoveIfReady(rec);
@@ -371,6 +374,35 @@ export class Controller {
     if (ok && t) {
       this.stats.topicsDeleted++;
       logLine('controller: topic deleted', { topic: name });
+    }
+  }
+
+  /**
+   * A follower whose broker registered again (it restarted, or lost its lease and took a new one) leaves
+   * every ISR it is in, as KRaft fences a broker with a new epoch: it may have come back without an
+   * unsynced tail or with a damaged segment cut on open, and until it fetches its leader cannot tell. It
+   * rejoins once it has caught up (replica-set.ts). Offline partitions keep their ISR, so their last
+   * member can lead when it returns; a leader that restarted is electIfLeaderGone's. A compare-and-swap
+   * lost to the leader's own ISR write is retried on the next pass (the broker stays unconfirmed).
+   */
+  private async restartedFollowersOutOfIsr(): Promise<void> {
+    for (const [id, b] of this.view.brokers) {
+      const was = this.incarnations.get(id);
+      if (was === b.value.incarnation) continue;
+      let settled = true;
+      if (was !== undefined) {
+        for (const rec of [...this.view.partitions.values()]) {
+          const p = rec.value;
+          if (p.leader < 0 || p.leader === id || !p.isr.includes(id)) continue;
+          if (!(await this.writePartition(rec, { ...p, isr: p.isr.filter((r) => r !== id) }))) {
+            settled = false;
+            continue;
+          }
+          this.stats.restartedOutOfIsr++;
+          logLine('controller: restarted follower out of the ISR until it catches up', { partition: `${p.topic}/${p.partition}`, broker: id });
+        }
+      }
+      if (settled) this.incarnations.set(id, b.value.incarnation);
     }
   }
 

@@ -79,6 +79,31 @@ describe('cluster control plane on etcd', () => {
     await until(() => leader.view.partition('orders', 0)?.value.isr.length === 2, 'the live follower back in the ISR', 5_000);
   }, 60_000);
 
+  it('takes a restarted follower out of the ISRs it was in (a new registration), until it catches up', async () => {
+    const cluster = 'c5';
+    const [a, b, c] = [await node(41, 'z1', cluster), await node(42, 'z2', cluster), await node(43, 'z3', cluster)];
+    await until(() => [a, b, c].filter((n) => n.isController).length === 1 && [a, b, c].every((n) => n.view.brokers.size === 3), 'one controller, all three seen', 10_000);
+    await a.createTopic({ name: 'rs', partitions: 3, replicationFactor: 3, minInsync: 2, config: DEFAULT_LOG_CONFIG });
+    // Restart a broker that is not the controller: it registers again under a new lease.
+    const victim = [a, b, c].find((n) => !n.isController)!;
+    const watcher = [a, b, c].find((n) => n !== victim)!;
+    const before = watcher.view.partitionsOf('rs').map((p) => p.value);
+    const followed = before.filter((p) => p.leader !== victim.nodeId);
+    expect(followed.length).toBeGreaterThan(0);
+    await victim.close();
+    await node(victim.nodeId, `z${victim.nodeId - 40}`, cluster);
+    await until(
+      () => followed.every((p) => !watcher.view.partition('rs', p.partition)!.value.isr.includes(victim.nodeId)),
+      'the restarted follower out of the ISRs it was in',
+      10_000,
+    );
+    for (const p of followed) {
+      const now = watcher.view.partition('rs', p.partition)!.value;
+      // Only the ISR changed: same leader, same epoch.
+      expect(now).toMatchObject({ leader: p.leader, leaderEpoch: p.leaderEpoch, isr: p.isr.filter((r) => r !== victim.nodeId) });
+    }
+  }, 60_000);
+
   it('a topic whose replication factor exceeds the live brokers is a typed error', async () => {
     const n = await node(11, 'z1', 'c2');
     await until(() => n.isController, 'n.isController', 10_000);

@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { followerHighWatermark, followerTruncation, recoveredHighWatermark, validateFetch } from '../../../broker/replication/divergence.js';
 import { EpochHistory } from '../../../broker/replication/epoch-history.js';
-import { electLeader, isrWithoutDead } from '../../../broker/replication/leader-election.js';
+import { electLeader } from '../../../broker/replication/leader-election.js';
 import { type ReplicaSetDecision, ReplicaSet } from '../../../broker/replication/replica-set.js';
 
 const IDS = [1, 2, 3] as const;
@@ -39,6 +39,12 @@ interface Replica {
   flushed: number;
   /** Its registration in the control plane: a restart registers anew. */
   incarnation: number;
+  /** Control-plane revision of its registration (the broker key's modRevision). */
+  registeredRev: number;
+  /** Revision at which a crash last cut its log (the tail-loss variant); -1: never. */
+  lostRev: number;
+  /** Revision at which it last joined the ISR (0: in it from the start). */
+  joinedRev: number;
 }
 
 interface Acked {
@@ -88,12 +94,19 @@ class Cluster {
   /** Highest HW any leader reached, and the HW of each epoch (for invariant a). */
   maxHwEver = 0;
   private epochHw = 0;
-  /** Tail-loss variant: every ISR member lost its unflushed tail at some point, so (c) is void. */
+  /** Control-plane revisions: every registration and partition-record write takes the next one. */
+  private rev = 1;
+  /** Revision of the partition record's last write (leader, epoch or ISR). */
+  private recordRev = 1;
+  /**
+   * Tail-loss variant: an election had to pick a replica that lost its unflushed tail since the ISR was
+   * last written (no in-sync replica that kept its log was alive), so (a) to (c) are void from then on.
+   */
   lossy = false;
   stats = { appends: 0, acked: 0, elections: 0, truncations: 0, offline: 0, isrCommits: 0 };
 
   constructor(readonly loseTail: boolean) {
-    this.replicas = IDS.map((id) => ({ id, alive: true, log: [], history: new EpochHistory(), hw: 0, flushed: 0, incarnation: 0 }));
+    this.replicas = IDS.map((id) => ({ id, alive: true, log: [], history: new EpochHistory(), hw: 0, flushed: 0, incarnation: 0, registeredRev: 0, lostRev: -1, joinedRev: 0 }));
     this.isr = [...IDS];
     this.leader = null;
     this.rs = null;
@@ -205,18 +218,14 @@ class Cluster {
     if (!r.alive) return;
     r.alive = false;
     if (this.loseTail && r.log.length > r.flushed) {
-      if (this.isr.length === 1 && this.isr[0] === id) this.lossy = true; // the last ISR member lost data
+      r.lostRev = ++this.rev;
       r.log.length = r.flushed;
       r.history.truncateFromEnd(r.flushed); // recovery cuts the epoch checkpoint to the log (Kafka loadSegments)
     }
     r.hw = recoveredHighWatermark(r.hw, 0, r.log.length);
-    if (id === this.leader) {
-      this.elect();
-    } else if (this.leader !== null && this.isr.includes(id)) {
-      // The controller removes a dead follower from the ISR.
-      this.isr = isrWithoutDead(IDS, this.isr, this.leader, (b) => this.rep(b).alive);
-      this.apply(this.rs!.onIsrCommitted(this.isr));
-    }
+    // A dead follower stays in the ISR, as with the real controller: the leader proposes it out once it
+    // has not caught up for LAG_MS (tick), or at once when it fetches again below HW (it lost records).
+    if (id === this.leader) this.elect();
   }
 
   private restart(id: number): void {
@@ -224,14 +233,28 @@ class Cluster {
     if (r.alive) return;
     r.alive = true; // KIP-101: the log is kept whole; the first fetch decides what goes
     r.incarnation++;
-    if (this.leader === null) this.elect();
+    r.registeredRev = ++this.rev;
+    if (this.leader === null) return this.elect();
+    // The controller takes a restarted follower out of the ISR until it has caught up (a new registration
+    // is all it sees: Controller.restartedFollowersOutOfIsr); a pending proposal of the leader loses its
+    // compare-and-swap to that write.
+    if (id !== this.leader && this.isr.includes(id)) {
+      this.isr = this.isr.filter((b) => b !== id);
+      this.recordRev = ++this.rev;
+      this.apply(this.rs!.onIsrCommitted(this.isr));
+    }
   }
 
   private elect(): void {
     // The old leader's pending acks=all requests fail (NOT_LEADER): their outcome is unknown, never acked.
     this.pendingAcks = [];
-    const res = electLeader({ replicas: IDS, isr: this.isr, isAlive: (b) => this.rep(b).alive, unclean: false });
+    const restarted = (b: number): boolean => this.rep(b).registeredRev > this.recordRev;
+    const res = electLeader({ replicas: IDS, isr: this.isr, isAlive: (b) => this.rep(b).alive, unclean: false, restarted });
+    // Accepted loss (as in Kafka before KIP-966): no in-sync replica that kept its log is alive, and the
+    // one elected lost its tail since it joined the ISR.
+    if (res.leader !== null && this.lostSinceJoining(this.rep(res.leader))) this.lossy = true;
     this.isr = res.isr;
+    this.recordRev = ++this.rev;
     if (res.leader === null) {
       this.leader = null;
       this.rs = null;
@@ -265,8 +288,9 @@ class Cluster {
     // adds, so one that died, or restarted (and may have lost its tail) since the proposal, fails it.
     const stale = p.some((b) => !this.isr.includes(b) && (!this.rep(b).alive || this.rep(b).incarnation !== this.proposedUnder.get(b)));
     if (stale) return this.apply(this.rs!.onIsrCommitted(this.isr));
-    // Our controller never commits a dead broker into the ISR (it removes dead ones itself).
-    this.isr = p.filter((b) => this.rep(b).alive || b === this.leader);
+    this.recordRev = ++this.rev;
+    for (const b of p) if (!this.isr.includes(b)) this.rep(b).joinedRev = this.recordRev;
+    this.isr = [...p];
     this.stats.isrCommits++;
     this.apply(this.rs!.onIsrCommitted(this.isr));
   }
@@ -290,15 +314,21 @@ class Cluster {
     if (d.proposeIsr) this.proposedUnder = new Map(d.proposeIsr.map((b) => [b, this.rep(b).incarnation]));
   }
 
+  private lostSinceJoining(r: Replica): boolean {
+    return r.lostRev > r.joinedRev;
+  }
+
   check(): void {
     const l = this.leaderReplica();
     if (!l || !this.rs) return;
     const hw = this.rs.highWatermark;
     expect(hw, 'HW within the leader log').toBeLessThanOrEqual(l.log.length);
     if (!this.lossy) {
-      // (b) every ISR member holds exactly the leader's entries below HW.
+      // (b) every ISR member holds exactly the leader's entries below HW (but one whose crash cut its log
+      // since the ISR was written: the leader drops it when it fetches, elections pass it over).
       for (const id of this.isr) {
         const r = this.rep(id);
+        if (this.lostSinceJoining(r)) continue;
         expect(r.log.slice(0, hw), `(b) ISR member ${id} below HW ${hw}`).toEqual(l.log.slice(0, hw));
       }
       // (c) no acknowledged write lost or moved.
