@@ -1169,6 +1169,11 @@ function writeRoot(bodyType: g.Body, body: number): void {
   v.setUint32(20, bodyType, true); // body_type byte, then padding
 }
 
+/** A body's vtable at 24: its size, the table's size, then each field's offset in the table (0: absent). */
+function writeVtable(words: readonly number[]): void {
+  for (let i = 0; i < words.length; i++) outView.setUint16(24 + 2 * i, words[i]!, true);
+}
+
 function writeI64(at: number, n: number): void {
   const v = Math.trunc(n);
   const hi = Math.floor(v / 0x1_0000_0000);
@@ -1186,22 +1191,22 @@ function writeString(at: number, bytes: Uint8Array): number {
   return end;
 }
 
+// The hand-written bodies' vtables: vtable bytes, table bytes, then each field's offset in the table.
+/** 14 bytes, table 28; topic, partition, high_watermark, live, batches; then 2 bytes of padding (table at 40). */
+const DELIVER_VTABLE = [14, 28, 4, 16, 8, 24, 20, 0] as const;
+/** 20 bytes, table 44; request_id, topic, partition, base_offset, record_count, high_watermark, duplicate, throttle_ms. */
+const PRODUCE_ACK_VTABLE = [20, 44, 20, 24, 28, 4, 32, 12, 40, 36] as const;
+/** 16 bytes, table 28; request_id, topic, partition, acks, batch, leader_epoch. */
+const PRODUCE_VTABLE = [16, 28, 4, 8, 12, 24, 16, 20] as const;
+
 function writeDeliver(f: FrameOf<'Deliver'>): Uint8Array {
   const topic = utf8Of(f.topic);
   const strAt = 68;
-  const vecAt = strAt + ((4 + topic.length + 1 + 3) & ~3);
+  const vecAt = stringEnd(strAt, topic.length);
   const end = vecAt + 4 + f.batches.length;
   room(end);
   writeRoot(g.Body.Deliver, 40);
-  // vtable at 24: 14 bytes, table 28 bytes; topic, partition, high_watermark, live, batches.
-  outView.setUint16(24, 14, true);
-  outView.setUint16(26, 28, true);
-  outView.setUint16(28, 4, true);
-  outView.setUint16(30, 16, true);
-  outView.setUint16(32, 8, true);
-  outView.setUint16(34, 24, true);
-  outView.setUint16(36, 20, true);
-  outView.setUint16(38, 0, true);
+  writeVtable(DELIVER_VTABLE);
   // table at 40
   outView.setInt32(40, 16, true); // table (40) − vtable (24)
   outView.setUint32(44, strAt - 44, true);
@@ -1218,22 +1223,11 @@ function writeDeliver(f: FrameOf<'Deliver'>): Uint8Array {
 function writeProduceAck(f: FrameOf<'ProduceAck'>): Uint8Array {
   const topic = utf8Of(f.topic);
   const strAt = 88;
-  const end = writeStringSized(strAt, topic.length);
+  const end = stringEnd(strAt, topic.length);
   room(end);
   writeRoot(g.Body.ProduceAck, 44);
-  // vtable at 24: 20 bytes, table 44 bytes; request_id, topic, partition, base_offset, record_count,
-  // high_watermark, duplicate, throttle_ms.
+  writeVtable(PRODUCE_ACK_VTABLE);
   const v = outView;
-  v.setUint16(24, 20, true);
-  v.setUint16(26, 44, true);
-  v.setUint16(28, 20, true);
-  v.setUint16(30, 24, true);
-  v.setUint16(32, 28, true);
-  v.setUint16(34, 4, true);
-  v.setUint16(36, 32, true);
-  v.setUint16(38, 12, true);
-  v.setUint16(40, 40, true);
-  v.setUint16(42, 36, true);
   // table at 44
   v.setInt32(44, 20, true); // table (44) − vtable (24)
   writeI64(48, f.baseOffset);
@@ -1251,20 +1245,12 @@ function writeProduceAck(f: FrameOf<'ProduceAck'>): Uint8Array {
 function writeProduce(f: FrameOf<'Produce'>): Uint8Array {
   const topic = utf8Of(f.topic);
   const strAt = 68;
-  const vecAt = writeStringSized(strAt, topic.length);
+  const vecAt = stringEnd(strAt, topic.length);
   const end = vecAt + 4 + f.batch.length;
   room(end);
   writeRoot(g.Body.Produce, 40);
-  // vtable at 24: 16 bytes, table 28 bytes; request_id, topic, partition, acks, batch, leader_epoch.
+  writeVtable(PRODUCE_VTABLE);
   const v = outView;
-  v.setUint16(24, 16, true);
-  v.setUint16(26, 28, true);
-  v.setUint16(28, 4, true);
-  v.setUint16(30, 8, true);
-  v.setUint16(32, 12, true);
-  v.setUint16(34, 24, true);
-  v.setUint16(36, 16, true);
-  v.setUint16(38, 20, true);
   // table at 40
   v.setInt32(40, 16, true); // table (40) − vtable (24)
   v.setUint32(44, f.requestId, true);
@@ -1280,7 +1266,7 @@ function writeProduce(f: FrameOf<'Produce'>): Uint8Array {
 }
 
 /** Where a string of `len` bytes written at `at` ends (4-aligned). */
-function writeStringSized(at: number, len: number): number {
+function stringEnd(at: number, len: number): number {
   return at + ((4 + len + 1 + 3) & ~3);
 }
 
