@@ -2,7 +2,7 @@
 // cut into batches of at most maxBatchBytes (exact encoded size, header included), and encoded. No I/O,
 // no timers: the producer decides when to cut; this module only keeps order and the size bound.
 import { crc32c } from '../schemas/crc32c.js';
-import { BATCH_HEADER_SIZE, type HeaderValue, newBatch, Off, type RecordInput, writeBytes, writeU32 } from '../schemas/record-batch.js';
+import { BATCH_HEADER_SIZE, type HeaderValue, newBatch, Off, type RecordInput, writeBytes, writeU16, writeU32 } from '../schemas/record-batch.js';
 import { ErrorCode, TickbusError } from './errors.js';
 
 /** A record whose key, value and header values are already bytes (encoded once, in send()). */
@@ -132,14 +132,12 @@ export function encodeCut(records: readonly BytesRecord[], size: number, id: Bat
       for (const name in hs) {
         // encodeInto writes exactly utf8Length(name) bytes (the size the accumulator counted).
         const n = utf8.encodeInto(name, b.subarray(q + 2, q + 2 + utf8Length(name))).written;
-        b[q] = n;
-        b[q + 1] = n >>> 8;
+        writeU16(b, q, n);
         q = writeBytes(b, q + 2 + n, hs[name]!);
         count++;
       }
     }
-    b[countAt] = count;
-    b[countAt + 1] = count >>> 8;
+    writeU16(b, countAt, count);
     writeU32(b, p, q - bodyStart);
     p = q;
   }

@@ -74,7 +74,7 @@ export function writeU64(b: Uint8Array, at: number, v: number): void {
 function readU16(b: Uint8Array, at: number): number {
   return b[at]! | (b[at + 1]! << 8);
 }
-function writeU16(b: Uint8Array, at: number, v: number): void {
+export function writeU16(b: Uint8Array, at: number, v: number): void {
   b[at] = v;
   b[at + 1] = v >>> 8;
 }
