@@ -133,13 +133,6 @@ type StartPos = { kind: 'earliest' } | { kind: 'latest' } | { kind: 'offset'; va
 type CursorState = 'pending' | 'subscribing' | 'checking' | 'active' | 'failed' | 'gone';
 
 /** The subscription's place in one partition. */
-/** The cursor leaves its connection: answers and chunks of its current Subscribe are ignored from now on. */
-function detach(c: Cursor, state: CursorState): void {
-  c.state = state;
-  c.conn = null;
-  c.gen++;
-}
-
 interface Cursor {
   partition: number;
   /** Used while no offset is known (never subscribed, or repositioned by seek/assign). */
@@ -164,6 +157,13 @@ interface Cursor {
   fromReplica: boolean;
   /** Replica endpoints that failed this partition → until when (ms) they are passed over. */
   avoid: Map<string, number>;
+}
+
+/** The cursor leaves its connection: answers and chunks of its current Subscribe are ignored from now on. */
+function detach(c: Cursor, state: CursorState): void {
+  c.state = state;
+  c.conn = null;
+  c.gen++;
 }
 
 /** A received Deliver frame's kept batches, [pos, end) of `bytes`. */
