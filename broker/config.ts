@@ -33,7 +33,7 @@ export interface BrokerConfig {
   busyPollUs: number;
   /** Largest WebSocket message accepted (a produce frame carries one batch). */
   maxPayloadLength: number;
-  /** uWS per-socket send buffer limit; uWS skips publishes to a socket above it. */
+  /** uWS per-socket send buffer limit: a live frame past it is dropped and that subscriber resumes from the log (owner/subscription.ts). */
   maxBackpressure: number;
   /** Seconds without traffic before uWS closes a socket (pings keep healthy sockets open). */
   idleTimeoutSec: number;

@@ -37,6 +37,9 @@ export interface CatchUpLimits {
 
 export type StepResult = 'more' | 'blocked' | 'done';
 
+/** uWS ws.send's answer when the socket already holds maxBackpressure bytes: the frame was not queued (1: sent, 0: queued). */
+const DROPPED = 2;
+
 export class Subscription implements LiveListener {
   mode: 'catchup' | 'live' = 'catchup';
   closed = false;
@@ -135,7 +138,7 @@ export class Subscription implements LiveListener {
     const ws = this.conn.ws;
     if (!ws || !this.conn.open) return;
     // Dropped at maxBackpressure: the frame never reached the socket, so catch-up resends it (no gap).
-    if (ws.send(frame, true, false) !== 2) return;
+    if (ws.send(frame, true, false) !== DROPPED) return;
     this.partition.listenersOf(this.key).delete(this);
     this.toCatchUp(from);
   }
@@ -228,7 +231,7 @@ export class Subscription implements LiveListener {
         live: false,
         batches: bytes,
       });
-      if (ws.send(frame, true, false) === 2) return 'blocked'; // dropped: nothing advanced, retry on drain
+      if (ws.send(frame, true, false) === DROPPED) return 'blocked'; // dropped: nothing advanced, retry on drain
       this.nextOffset = lastOffsetIn(bytes) + 1;
       this.credit -= frame.length;
       this.throttle?.spend(bytes.length);
