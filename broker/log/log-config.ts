@@ -1,7 +1,7 @@
 // Per-topic log settings: defaults in one place, every bad value a typed INVALID_CONFIG error
 // (these arrive in CreateTopic requests, so the client must learn which field was wrong).
 import { ErrorCode, TickbusError } from '../../schemas/errors.js';
-import { integerProblem } from '../validate.js';
+import { integerProblem, isOneOf } from '../validate.js';
 
 /** always: fdatasync before any ack; interval: at most fsyncIntervalMs after an append; os: at roll and close. */
 export const FSYNC_POLICIES = ['always', 'interval', 'os'] as const;
@@ -11,7 +11,7 @@ export type FsyncPolicy = (typeof FSYNC_POLICIES)[number];
 export const FSYNC_POLICY_NAMES = `${FSYNC_POLICIES.slice(0, -1).join(', ')} or ${FSYNC_POLICIES[FSYNC_POLICIES.length - 1]}`;
 
 export function isFsyncPolicy(v: unknown): v is FsyncPolicy {
-  return (FSYNC_POLICIES as readonly unknown[]).includes(v);
+  return isOneOf(FSYNC_POLICIES, v);
 }
 
 /**

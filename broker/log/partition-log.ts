@@ -100,9 +100,7 @@ export class PartitionLog {
     readonly dir: string,
     readonly config: LogConfig,
     private readonly fsyncThread: FsyncThread,
-  ) {
-    if (config.fsync === 'always') this.preallocateBytes = Math.min(PREALLOCATE_BYTES, config.segmentBytes);
-  }
+  ) {}
 
   private startPreallocating(): void {
     this.preallocateBytes = Math.min(PREALLOCATE_BYTES, this.config.segmentBytes);
@@ -148,8 +146,6 @@ export class PartitionLog {
       for (let i = 0; i < bases.length; i++) {
         // A segment about to be scanned skips loading its index files: the scan rebuilds them.
         const seg = Segment.open(this.dir, bases[i]!, verifySealed || i === bases.length - 1);
-        // Any of them can become the active one again (a follower's truncation).
-        seg.preallocateBytes = this.preallocateBytes;
         if (i < bases.length - 1) seg.nextOffset = bases[i + 1]!;
         this.segments.push(seg);
       }
@@ -161,6 +157,8 @@ export class PartitionLog {
     for (const s of this.segments) this.totalBytes += s.size;
     this.durableOffset = this.nextOffset;
     this.rebuildProducers();
+    // Every segment, since any can become the active one again (a follower's truncation).
+    if (this.config.fsync === 'always') this.startPreallocating();
   }
 
   /**
