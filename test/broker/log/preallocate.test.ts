@@ -51,6 +51,25 @@ function crashCopy(dir: string): string {
 
 const durable: Partial<LogConfig> = { fsync: 'always' };
 
+/** A durable log in a fresh dir with `n` records appended and flushed; `bytes` is what they take. */
+async function flushedLog(n: number): Promise<{ dir: string; bytes: number }> {
+  const dir = temp.tmp();
+  const log = temp.open(dir, durable);
+  const bytes = appendN(log, n);
+  await log.flush();
+  return { dir, bytes };
+}
+
+/** Overwrites `bytes` of `file` at `at` (a torn write, a stray byte). */
+function writeAt(file: string, bytes: Uint8Array, at: number): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.writeSync(fd, bytes, 0, bytes.length, at);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 describe('preallocated segments', () => {
   it('zero-fill ahead of a durable log, and seal and close leave each file exactly its batches', async () => {
     const dir = temp.tmp();
@@ -87,10 +106,7 @@ describe('preallocated segments', () => {
   });
 
   it('after a crash: the zeros are taken as the end, nothing is cut or reported, and appends reuse them', async () => {
-    const dir = temp.tmp();
-    const log = temp.open(dir, durable);
-    const bytes = appendN(log, 200);
-    await log.flush();
+    const { dir, bytes } = await flushedLog(200);
     const copy = crashCopy(dir);
     const before = fs.statSync(fileOf(copy)).size;
     expect(before).toBeGreaterThan(bytes);
@@ -109,21 +125,12 @@ describe('preallocated segments', () => {
   });
 
   it('after a crash: a torn batch in the zeros, or a stray byte far past the end, is cut; every whole batch is kept', async () => {
-    const dir = temp.tmp();
-    const log = temp.open(dir, durable);
-    const bytes = appendN(log, 30);
-    await log.flush();
-
+    const { dir, bytes } = await flushedLog(30);
     const torn = crashCopy(dir);
     const next = encodeBatch([{ value: 'never acknowledged' }]);
-    const fd = fs.openSync(fileOf(torn), 'r+');
-    fs.writeSync(fd, next, 0, next.length - 5, bytes);
-    fs.closeSync(fd);
-
+    writeAt(fileOf(torn), next.subarray(0, next.length - 5), bytes);
     const stray = crashCopy(dir);
-    const fd2 = fs.openSync(fileOf(stray), 'r+');
-    fs.writeSync(fd2, Buffer.from([0x5a]), 0, 1, bytes + 100_000);
-    fs.closeSync(fd2);
+    writeAt(fileOf(stray), Uint8Array.of(0x5a), bytes + 100_000);
 
     for (const copy of [torn, stray]) {
       const reopened = temp.open(copy, durable);
