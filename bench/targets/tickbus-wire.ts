@@ -1,10 +1,9 @@
 // A minimal raw-protocol connection to a tickbus endpoint for the bench: Hello, request/answer by request id,
 // and a hook for every other frame. The SDK adds recovery, batching and flow control the bench must not
 // measure; this is the lowest-overhead honest path (one Produce frame per message, one Deliver per batch).
-import type WebSocket from 'ws';
 import { decodeFrame, encodeFrameView, type Frame, PROTOCOL_VERSION } from '../../schemas/frames.js';
 import { TargetError, withTimeout } from '../errors.js';
-import { closeWebSocket, openWebSocket } from './ws-connect.js';
+import { RawWebSocket } from './raw-websocket.js';
 
 export interface WireSecurity {
   /** PEM CA to trust for wss://. */
@@ -20,20 +19,18 @@ export class WireConnection {
   onFrame: (f: Frame) => void = () => undefined;
   onClose: (reason: string) => void = () => undefined;
 
-  private constructor(readonly ws: WebSocket) {}
+  private ws!: RawWebSocket;
+
+  private constructor() {
+    // open() builds a connection: it must complete the handshake and Hello first.
+  }
 
   /** `security`: the CA of a wss:// broker, the token for one with authentication (the tickbus-tls/-auth targets). */
   static async open(url: string, clientId: string, security: WireSecurity = {}): Promise<WireConnection> {
-    let conn!: WireConnection;
-    await openWebSocket(
+    const conn = new WireConnection();
+    conn.ws = await RawWebSocket.open(
       url,
-      (sock) => {
-        conn = new WireConnection(sock);
-        sock.on('message', (data: Buffer) => conn.receive(data));
-        sock.on('close', (code) => conn.closed(`closed with code ${code}`));
-        sock.on('error', () => undefined);
-      },
-      10_000,
+      { onMessage: (data) => conn.receive(data), onClose: (reason) => conn.closed(reason) },
       security.ca === undefined ? {} : { ca: security.ca },
     );
     const hello = { type: 'Hello', protocolVersion: PROTOCOL_VERSION, clientId, ...(security.token === undefined ? {} : { token: security.token }) } as const;
@@ -42,8 +39,8 @@ export class WireConnection {
     return conn;
   }
 
-  private receive(data: Buffer): void {
-    const f = decodeFrame(new Uint8Array(data.buffer, data.byteOffset, data.length));
+  private receive(data: Uint8Array): void {
+    const f = decodeFrame(data);
     const id = 'requestId' in f ? f.requestId : 0;
     const p = id !== 0 ? this.pending.get(id) : undefined;
     // Hello has no request id: its answer (HelloOk, or an ErrorReply with id 0) goes to the Hello waiter.
@@ -76,12 +73,17 @@ export class WireConnection {
     return withTimeout(answer, 10_000, `tickbus ${f.type} → ${expect}`).finally(() => this.pending.delete(id));
   }
 
-  /** Encodes into the shared builder and sends; ws copies the bytes while masking, before returning. */
+  /** Encodes into the shared builder and sends; the bytes are copied while masking, before this returns. */
   send(f: Frame): void {
-    this.ws.send(encodeFrameView(f), { binary: true });
+    this.ws.send(encodeFrameView(f));
+  }
+
+  /** Bytes sent but not yet written to the socket. */
+  backlogBytes(): number {
+    return this.ws.bufferedAmount;
   }
 
   close(): Promise<void> {
-    return closeWebSocket(this.ws);
+    return this.ws.close();
   }
 }

@@ -70,7 +70,7 @@ const client: TargetClient = {
         frame.batch = template.fill(payload);
         conn.send(frame);
       },
-      backlogBytes: () => conn.ws.bufferedAmount,
+      backlogBytes: () => conn.backlogBytes(),
       close: async () => {
         conn.onClose = () => undefined;
         await conn.close();

@@ -3,34 +3,34 @@
 import { benchEntry } from '../harness/entry-path.js';
 import { firstJsonLine, startChildServer } from '../servers/child-server.js';
 import type { Endpoint, Publisher, RunningServer, Sink, Subscriber, Target, TargetClient } from './target.js';
-import { asBytes, closeWebSocket, openWebSocket } from './ws-connect.js';
+import { RawWebSocket } from './raw-websocket.js';
 import { withTimeout } from '../errors.js';
 
 const client: TargetClient = {
   async connectPublisher(ep: Endpoint): Promise<Publisher> {
-    const ws = await openWebSocket(`${ep.url}pub/${encodeURIComponent(ep.channel)}`);
+    const ws = await RawWebSocket.open(`${ep.url}pub/${encodeURIComponent(ep.channel)}`, { onMessage: () => undefined });
     return {
       acknowledges: false,
-      publish: (payload) => ws.send(payload, { binary: true }),
+      publish: (payload) => void ws.send(payload),
       backlogBytes: () => ws.bufferedAmount,
-      close: () => closeWebSocket(ws),
+      close: () => ws.close(),
     };
   },
   async connectSubscriber(ep: Endpoint, _opts, sink: Sink): Promise<Subscriber> {
     // The server sends "ok" (text) after ws.subscribe(): from then on every publish reaches us.
     let confirm!: () => void;
     const confirmed = new Promise<void>((resolve) => (confirm = resolve));
-    const ws = await openWebSocket(`${ep.url}sub/${encodeURIComponent(ep.channel)}`, (sock) =>
-      sock.on('message', (data, isBinary) => {
-        if (isBinary) sink(asBytes(data));
+    const ws = await RawWebSocket.open(`${ep.url}sub/${encodeURIComponent(ep.channel)}`, {
+      onMessage: (data, isBinary) => {
+        if (isBinary) sink(data);
         else confirm();
-      }),
-    );
+      },
+    });
     await withTimeout(confirmed, 10_000, 'uws-relay subscribe confirmation').catch(async (err: unknown) => {
-      await closeWebSocket(ws);
+      await ws.close();
       throw err;
     });
-    return { close: () => closeWebSocket(ws) };
+    return { close: () => ws.close() };
   },
 };
 
