@@ -12,6 +12,7 @@ import type { Progress } from './progress.js';
 import { judgeSaturation } from './saturation.js';
 import { startSubscribers, type SubscriberGroup } from './subscriber-group.js';
 import { runTimetable } from './timetable.js';
+import { WakeTimer } from './wake-timer.js';
 
 export interface PointSpec {
   scenario: LoadScenario;
@@ -66,6 +67,7 @@ export async function runLiveSegment(target: Target, server: RunningServer, spec
 
   const ep = await server.prepare({ name: `bench-${spec.scenario}-${process.pid}-${++channelSeq}`, mode: spec.mode, partitions: spec.partitions });
   let subs: SubscriberGroup | null = null;
+  let waker: WakeTimer | null = null;
   const pubs: Publisher[] = [];
   try {
     subs = await startSubscribers({
@@ -110,9 +112,12 @@ export async function runLiveSegment(target: Target, server: RunningServer, spec
       sent: () => sentMeasured,
       received: () => subs!.received(),
     });
+    // Subscribers in worker threads: nothing in this thread needs it turning between sends (timetable.ts).
+    if (spec.subscriberThreads > 0) waker = await WakeTimer.start();
     const cpu0 = cpuMark(server.pids);
     const P = pubs.length;
     const tt = await runTimetable({
+      ...(waker && { waker }),
       rate: spec.rate,
       count: warmupCount + measuredCount,
       aborted: () => failure !== null,
@@ -172,6 +177,7 @@ export async function runLiveSegment(target: Target, server: RunningServer, spec
     };
   } finally {
     progress.end();
+    await waker?.close();
     if (subs) await subs.finish().catch(() => undefined);
     await Promise.allSettled(pubs.map((p) => withTimeout(p.close(), 5000, 'closing a publisher')));
     await server.release?.(ep).catch(() => undefined);
