@@ -1,6 +1,6 @@
 // The subscribers of one run, wherever they live: in the publisher's thread (one subscriber: same clock,
-// no thread hop, no extra wakeup) or spread over worker threads (fanout: one thread receiving with `ws`
-// tops out near 150-200k deliveries/s, so the receiving side must not be the bottleneck we measure).
+// no thread hop, no extra wakeup) or spread over worker threads (fanout: one receiving thread would be the
+// bottleneck we measured; with `ws` one topped out near 150-200k deliveries/s).
 import { Worker } from 'node:worker_threads';
 import { TargetError, withTimeout } from '../errors.js';
 import type { Endpoint, Subscriber, SubscriberOptions, TargetClient } from '../targets/target.js';
