@@ -225,8 +225,14 @@ export async function runFaults(o: RunOptions): Promise<RunResult> {
       const md = await cluster.metadata(TOPIC);
       return md?.topics[0]?.partitions.every((p) => (p.leaderId ?? -1) >= 0 && p.isr?.length === p.replicas?.length) ?? false;
     }, 60_000);
-    if (!settled) warnings.push('not every partition had a leader and a full ISR within 60 s of healing');
     const md = await cluster.metadata(TOPIC);
+    if (!settled) {
+      // Which partitions and how, so a warning can be followed up: leader, replicas and ISR as metadata says.
+      const how = (md?.topics[0]?.partitions ?? [])
+        .filter((p) => (p.leaderId ?? -1) < 0 || p.isr?.length !== p.replicas?.length)
+        .map((p) => `p${p.partition} leader ${p.leaderId ?? -1} replicas [${(p.replicas ?? []).join(',')}] isr [${(p.isr ?? []).join(',')}]`);
+      warnings.push(`not every partition had a leader and a full ISR within 60 s of healing: ${how.join('; ') || 'metadata unavailable'}`);
+    }
     const parts = md?.topics[0]?.partitions ?? [];
     const hws = Array.from({ length: partitions }, (_, p) => parts.find((x) => x.partition === p)?.highWatermark ?? 0);
     if (!(await until(() => workload!.readUpTo(hws), 20_000))) warnings.push(`consumers did not read up to the high watermarks ${hws.join(',')} within 20 s`);

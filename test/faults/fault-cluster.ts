@@ -8,6 +8,7 @@
 import type { MetadataResult } from '../helpers/wire-client.js';
 import { metadata } from '../helpers/wire-client.js';
 import { type BrokerProcess, stablePorts, startBroker } from '../helpers/broker.js';
+import { runCli } from '../helpers/cli.js';
 import { type EtcdProcess, startEtcd } from '../helpers/etcd.js';
 import { NemesisProxy } from './nemesis-proxy.js';
 
@@ -150,6 +151,27 @@ export class FaultCluster {
     if (n.state === 'paused') process.kill(n.process.pid, 'SIGCONT');
     await n.process.kill9();
     n.state = 'down';
+  }
+
+  /**
+   * What an operator runs before a broker leaves for good: `tickbus cluster drain ID`, straight to etcd (not
+   * through a broker's proxy). Its replicas and leaderships move to the other brokers. True once it holds
+   * nothing; false when the moves did not finish within `waitMs` (they go on; the drain stays).
+   */
+  async drain(id: number, waitMs = 25_000): Promise<boolean> {
+    const r = await runCli(['cluster', 'drain', String(id), ...this.clusterArgs(), '--wait-ms', String(waitMs)]);
+    if (r.code !== 0 && r.code !== 1) throw new Error(`tickbus cluster drain ${id} exited with ${r.code}: ${r.stderr.trim()}`);
+    return r.code === 0;
+  }
+
+  /** `tickbus cluster undrain ID`: the broker may hold replicas again (a spare that joins once more). */
+  async undrain(id: number): Promise<void> {
+    const r = await runCli(['cluster', 'undrain', String(id), ...this.clusterArgs()]);
+    if (r.code !== 0) throw new Error(`tickbus cluster undrain ${id} exited with ${r.code}: ${r.stderr.trim()}`);
+  }
+
+  private clusterArgs(): string[] {
+    return ['--cluster', `etcd://127.0.0.1:${new URL(this.etcd.url).port}`, '--cluster-name', this.clusterName];
   }
 
   /** Graceful stop (SIGTERM): what a decommission does. */

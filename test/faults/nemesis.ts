@@ -141,12 +141,16 @@ export async function applyFault(ctx: NemesisContext, step: FaultStep): Promise<
       return { targets, note: `${who}: kill -9, p${p}: ${what}`, ledPartitions, undo: restart };
     }
     case 'member-change': {
-      // A spare joins, then the target leaves (graceful stop). Partitions are not reassigned (tickbus has no
-      // reassignment yet): the newcomer only takes replicas of topics created after it joined, so the old
-      // member comes back at the end of the fault and the newcomer leaves again.
+      // A spare joins (the balancer moves some replicas onto it), then the target leaves (graceful stop) and
+      // comes back at the end of the fault. The spare then leaves for good the way an operator retires a
+      // broker: drained first (its replicas move back), then stopped. Stopped without a drain, it would stay a
+      // replica of what it held, and those partitions a replica short (replace-after-ms is off by default).
       const spare = [...c.nodes.values()].find((n) => !n.member);
       const id = targets[0]!;
-      if (spare) await c.startNode(spare.id);
+      if (spare) {
+        if (spare.process) await c.undrain(spare.id); // drained when it last left
+        await c.startNode(spare.id);
+      }
       await sleep(500);
       await c.stopNode(id);
       return {
@@ -156,8 +160,11 @@ export async function applyFault(ctx: NemesisContext, step: FaultStep): Promise<
         undo: async () => {
           await c.startNode(id);
           if (spare) {
+            const drained = await c.drain(spare.id);
             await c.stopNode(spare.id);
             spare.member = false;
+            // In the report as this fault's error: the partitions it held stay a replica short until the drain ends.
+            if (!drained) throw new Error(`broker ${spare.id} still held replicas when its drain's wait ended; stopped anyway`);
           }
         },
       };
