@@ -19,6 +19,9 @@ const SCENARIOS: { name: string; kind: FaultKind; seed: number; segmentBytes?: n
   // segments and cuts the active one. With --verify-on-open active (sealed segments trusted, as before) the same
   // seed leaves 4195 offsets diverged; with 'all' each is cut at open and refetched from the leader.
   { name: "a follower's segment damaged while it was down (bit flips in sealed ones, a cut)", kind: 'corrupt-segment', seed: 1, segmentBytes: 16 * 1024 },
+  // The balancer gives the newcomer replicas (a reassignment under traffic), the drain moves them back: data
+  // moves both ways while a member is down, and every partition ends with its full ISR (no warning).
+  { name: 'a broker joins, another leaves and returns, the newcomer is drained and retired', kind: 'member-change', seed: 6 },
 ];
 
 describe('fault scenarios: acks all, fsync always, RF 3, min.insync 2', () => {
