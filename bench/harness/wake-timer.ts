@@ -33,9 +33,14 @@ export class WakeTimer {
     this.exited = new Promise((resolve) =>
       worker.once('exit', () => {
         this.alive = false;
+        // A thread that died (it should not) must not leave a sender waiting for ever: run what waits now.
+        const fn = this.pending;
+        this.pending = null;
+        if (fn) setImmediate(fn);
         resolve();
       }),
     );
+    worker.on('error', () => undefined); // 'exit' follows and is handled above
     worker.on('message', (m: unknown) => {
       // A wake for a request that a newer one replaced is dropped: only the latest request's callback runs.
       if (m !== this.requests) return;
@@ -68,6 +73,11 @@ export class WakeTimer {
 
   /** Runs `fn` on this thread once `atUs` (nowUs clock) has passed, plus the thread's wake-up time. Replaces an earlier request. */
   wakeAt(atUs: number, fn: () => void): void {
+    if (!this.alive) {
+      // No thread to wake us: the caller turns the event loop instead (the timetable then spins, as without a timer).
+      setImmediate(fn);
+      return;
+    }
     this.pending = fn;
     this.at[0] = atUs;
     Atomics.store(this.ctl, CTL_REQUEST, ++this.requests);

@@ -96,15 +96,17 @@ export class RawWebSocket {
         clearTimeout(timer);
         socket.off('data', onHead);
         socket.off('error', onError);
+        socket.off('close', onClose);
         conn.attach();
         resolve();
         const rest = head.subarray(end + 4);
         if (rest.length > 0) conn.receive(rest);
       };
       const onError = (err: Error): void => fail(err.message, err);
+      const onClose = (): void => fail('connection closed during the handshake');
       socket.on('data', onHead);
       socket.once('error', onError);
-      socket.once('close', () => fail('connection closed during the handshake'));
+      socket.once('close', onClose);
       socket.once(secure ? 'secureConnect' : 'connect', () => {
         socket.write(
           `GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +

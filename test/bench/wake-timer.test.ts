@@ -58,5 +58,7 @@ describe('WakeTimer', () => {
     await timer.close();
     expect(called).toBe(false);
     expect(timer.running).toBe(false);
+    // With its thread gone a request still runs (at once, on a later turn) rather than never.
+    await new Promise<void>((resolve) => timer.wakeAt(nowUs() + 60_000_000, resolve));
   });
 });
