@@ -50,6 +50,8 @@ export class ClusterNode {
   readonly view: ClusterView;
   private lease: HeldLease | null = null;
   private registration: { incarnation: string; modRevision: number } | null = null;
+  /** The revision of this process's first registration; kept across leases (BrokerRecord.processRevision). */
+  private processRevision: number | null = null;
   private controllerRevision = 0;
   private readonly controller: Controller;
   private stopFollow: (() => Promise<void>) | null = null;
@@ -134,7 +136,7 @@ export class ClusterNode {
 
   private async register(): Promise<void> {
     const lease = await this.etcd.grantLease(this.options.leaseTtlMs, this.options.fenceMarginMs);
-    const record: BrokerRecord = { ...this.self, incarnation: lease.id };
+    const record: BrokerRecord = { ...this.self, incarnation: lease.id, ...this.processField() };
     const { revision } = await this.etcd.txn(
       [{ key: this.keys.broker(this.nodeId), modRevision: this.view.brokers.get(this.nodeId)?.modRevision ?? 0 }],
       [{ key: this.keys.broker(this.nodeId), value: JSON.stringify(record), lease: lease.id }],
@@ -152,6 +154,7 @@ export class ClusterNode {
     });
     this.lease = lease;
     this.registration = { incarnation: lease.id, modRevision: revision };
+    this.processRevision ??= revision;
     lease.onLost(() => this.onLeaseLost(lease));
     logLine('cluster: registered', { node: this.nodeId, zone: this.self.zone, lease: lease.id });
     this.onViewChange();
@@ -181,13 +184,18 @@ export class ClusterNode {
     return write;
   }
 
+  /** Every record after this process's first carries the revision of that first one (records.ts). */
+  private processField(): { processRevision?: number } {
+    return this.processRevision === null ? {} : { processRevision: this.processRevision };
+  }
+
   private async writeSelf(): Promise<boolean> {
     const key = this.keys.broker(this.nodeId);
     for (let attempt = 0; attempt < 3; attempt++) {
       const reg = this.registration;
       const lease = this.lease;
       if (this.closed || !reg || !lease?.isValid()) return false;
-      const record: BrokerRecord = { ...this.self, incarnation: reg.incarnation };
+      const record: BrokerRecord = { ...this.self, incarnation: reg.incarnation, ...this.processField() };
       const value = JSON.stringify(record);
       const cur = await this.etcd.get(key);
       // Gone (the lease expired in etcd) or another incarnation's: registering again writes `self`.

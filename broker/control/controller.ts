@@ -9,7 +9,7 @@ import { type BalancerPartition, planMoves } from './balancer.js';
 import type { ClusterView, Versioned } from './cluster-view.js';
 import type { EtcdClient, Guard, Put } from './etcd.js';
 import { placeReplicas } from './placement.js';
-import { type CreateRequest, isMoving, type Keys, originalReplicas, type PartitionRecord, type ReassignRequest, targetReplicas, type TopicRecord } from './records.js';
+import { type CreateRequest, isMoving, type Keys, originalReplicas, type PartitionRecord, processRevisionOf, type ReassignRequest, targetReplicas, type TopicRecord } from './records.js';
 
 export interface ControllerOptions {
   /** Elect an out-of-sync replica when no in-sync one is alive (loses committed records; off by default). */
@@ -36,8 +36,8 @@ export class Controller {
   private readonly goneSince = new Map<number, number>();
   /** Partitions whose preferred replica is eligible to lead but does not, since when. */
   private readonly preferredWaiting = new Map<string, number>();
-  /** Each broker's registration as this controller last saw it: another one means the broker restarted. */
-  private readonly incarnations = new Map<number, string>();
+  /** Each broker's process (processRevisionOf) as this controller last saw it: another one means it restarted. */
+  private readonly processes = new Map<number, number>();
   private wake: { at: number; timer: NodeJS.Timeout } | null = null;
 
   constructor(
@@ -120,7 +120,10 @@ export class Controller {
    */
   private caughtUpSinceRestart(id: number, partitionRevision: number): boolean {
     const b = this.view.brokers.get(id);
-    return b !== undefined && b.modRevision < partitionRevision;
+    // The process's first registration, not the key's last write: a lease lost and taken again (every
+    // broker after an etcd outage) keeps the log, and must not make every replica look restarted — an
+    // election could then not tell the one that did restart, and lost records, from the others.
+    return b !== undefined && processRevisionOf(b) < partitionRevision;
   }
 
   private async writePartition(rec: Versioned<PartitionRecord>, next: PartitionRecord): Promise<boolean> {
@@ -378,17 +381,20 @@ export class Controller {
   }
 
   /**
-   * A follower whose broker registered again (it restarted, or lost its lease and took a new one) leaves
-   * every ISR it is in, as KRaft fences a broker with a new epoch: it may have come back without an
+   * A follower whose broker's process restarted leaves every ISR it is in: it may have come back without an
    * unsynced tail or with a damaged segment cut on open, and until it fetches its leader cannot tell. It
-   * rejoins once it has caught up (replica-set.ts). Offline partitions keep their ISR, so their last
-   * member can lead when it returns; a leader that restarted is electIfLeaderGone's. A compare-and-swap
-   * lost to the leader's own ISR write is retried on the next pass (the broker stays unconfirmed).
+   * rejoins once it has caught up (replica-set.ts). A lease lost and taken again by the same process is not
+   * a restart (its log is intact): after an etcd outage every broker does that, and taking them all out
+   * left each partition's ISR to its leader alone, even when that leader was the one replica that had lost
+   * records (docs/faults.md, seed 20261204). Offline partitions keep their ISR, so their last member can
+   * lead when it returns; a leader that restarted is electIfLeaderGone's. A compare-and-swap lost to the
+   * leader's own ISR write is retried on the next pass (the broker stays unconfirmed).
    */
   private async restartedFollowersOutOfIsr(): Promise<void> {
     for (const [id, b] of this.view.brokers) {
-      const was = this.incarnations.get(id);
-      if (was === b.value.incarnation) continue;
+      const was = this.processes.get(id);
+      const now = processRevisionOf(b);
+      if (was === now) continue;
       let settled = true;
       if (was !== undefined) {
         for (const rec of [...this.view.partitions.values()]) {
@@ -402,7 +408,7 @@ export class Controller {
           logLine('controller: restarted follower out of the ISR until it catches up', { partition: `${p.topic}/${p.partition}`, broker: id });
         }
       }
-      if (settled) this.incarnations.set(id, b.value.incarnation);
+      if (settled) this.processes.set(id, now);
     }
   }
 

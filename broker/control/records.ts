@@ -23,6 +23,14 @@ export interface BrokerRecord {
    * again under the same id: the new incarnation tells the controller the old process is gone anyway.
    */
   incarnation: string;
+  /**
+   * The etcd revision of this process's first registration: the same in every registration of one process
+   * (a lease lost and taken again, as every broker does after an etcd outage, keeps it; the log is intact),
+   * a new one when the process starts again (it may have lost an unsynced tail or come back with a damaged
+   * segment cut on open). Absent from a process's first record, whose own mod revision it is:
+   * `processRevisionOf`.
+   */
+  processRevision?: number;
   /** Bootstrap WebSocket URL (metadata, admin, groups). */
   bootstrap: string;
   /** Owner endpoints, indexed by owner id: partition p of topic t is served by owners[ownerOf(t, p, owners.length)]. */
@@ -166,4 +174,9 @@ export class Keys {
   get acls(): string {
     return `${this.root}acls`;
   }
+}
+
+/** When a broker's process registered first (BrokerRecord.processRevision), from its versioned record. */
+export function processRevisionOf(b: { value: BrokerRecord; modRevision: number }): number {
+  return b.value.processRevision ?? b.modRevision;
 }

@@ -3,6 +3,7 @@
 // lease expires), and a silent broker fences itself on its own clock before anyone else can lead.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterNode, CLUSTER_DEFAULTS } from '../../../broker/control/cluster-node.js';
+import { processRevisionOf } from '../../../broker/control/records.js';
 import { DEFAULT_LOG_CONFIG } from '../../../broker/log/log-config.js';
 import { type EtcdProcess, startEtcd } from '../../helpers/etcd.js';
 import { until } from '../../helpers/until.js';
@@ -104,6 +105,39 @@ describe('cluster control plane on etcd', () => {
     }
   }, 60_000);
 
+  it('keeps a follower that lost its lease and took a new one in the same process in the ISRs; its process is unchanged', async () => {
+    const cluster = 'c6';
+    const [a, b, c] = [await node(51, 'z1', cluster), await node(52, 'z2', cluster), await node(53, 'z3', cluster)];
+    await until(() => [a, b, c].filter((n) => n.isController).length === 1 && [a, b, c].every((n) => n.view.brokers.size === 3), 'one controller, all three seen', 10_000);
+    await a.createTopic({ name: 'ls', partitions: 3, replicationFactor: 3, minInsync: 2, config: DEFAULT_LOG_CONFIG });
+    const [victim, other] = [a, b, c].filter((n) => !n.isController);
+    const watcher = [a, b, c].find((n) => n.isController)!;
+    const first = watcher.view.brokers.get(victim!.nodeId)!;
+    // Partitions it follows (one it leads moves to another leader while it is away, and loses it from its ISR).
+    const followedByVictim = watcher.view.partitionsOf('ls').filter((p) => p.value.leader !== victim!.nodeId).map((p) => p.value.partition);
+    expect(followedByVictim.length).toBeGreaterThan(0);
+    // Keepalives stop, the lease is lost on the broker's own clock, and the same process registers again.
+    victim!.goSilent();
+    await until(() => {
+      const now = watcher.view.brokers.get(victim!.nodeId);
+      return now !== undefined && now.value.incarnation !== first.value.incarnation;
+    }, 'the victim registered again under a new lease', 15_000);
+    const again = watcher.view.brokers.get(victim!.nodeId)!;
+    expect(processRevisionOf(again)).toBe(processRevisionOf(first));
+    // Barrier: a real restart of the other follower, taken out of the ISRs it follows by a later pass of
+    // the controller. By then the pass that saw the victim's new lease has run too.
+    const followedByOther = watcher.view.partitionsOf('ls').filter((p) => p.value.leader !== other!.nodeId).map((p) => p.value.partition);
+    await other!.close();
+    const restarted = await node(other!.nodeId, `z${other!.nodeId - 50}`, cluster);
+    await until(
+      () => followedByOther.every((p) => !watcher.view.partition('ls', p)!.value.isr.includes(other!.nodeId)),
+      'the restarted follower out of the ISRs it follows',
+      15_000,
+    );
+    expect(processRevisionOf(watcher.view.brokers.get(restarted.nodeId)!)).toBeGreaterThan(processRevisionOf(first));
+    for (const p of followedByVictim) expect(watcher.view.partition('ls', p)!.value.isr, `ls/${p}`).toContain(victim!.nodeId);
+  }, 60_000);
+
   it('a topic whose replication factor exceeds the live brokers is a typed error', async () => {
     const n = await node(11, 'z1', 'c2');
     await until(() => n.isController, 'n.isController', 10_000);
@@ -121,12 +155,14 @@ describe('cluster control plane on etcd', () => {
     const b = await node(32, 'z2', cluster);
     await until(() => a.live && b.live && b.broker(31) !== undefined, 'both registered and b seeing a', 10_000);
     const before = b.broker(31)!;
+    const registeredAt = b.view.brokers.get(31)!.modRevision;
     expect(before.owners).toEqual(['ws://127.0.0.1:7131/']);
 
     // The owner thread came back on another port (ephemeral owner ports).
     expect(await a.setOwnerEndpoint(0, 'ws://127.0.0.1:7931/')).toBe(true);
     await until(() => b.broker(31)?.owners[0] === 'ws://127.0.0.1:7931/', "b's view of a's new owner endpoint", 5_000);
-    expect(b.broker(31)).toEqual({ ...before, owners: ['ws://127.0.0.1:7931/'] });
+    // The same record but for the endpoint, and it now names the process's first registration (records.ts).
+    expect(b.broker(31)).toEqual({ ...before, owners: ['ws://127.0.0.1:7931/'], processRevision: registeredAt });
     expect(a.live).toBe(true);
     // Writing what is already there changes nothing and still succeeds.
     expect(await a.setOwnerEndpoint(0, 'ws://127.0.0.1:7931/')).toBe(true);
