@@ -424,7 +424,7 @@ export class Controller {
     // A leader that restarted (new incarnation) may have lost its unsynced tail: it leads again only if
     // no other in-sync replica is alive, as a last ISR member coming back would in Kafka.
     const isr = leaderBroker && rec.isr.some((id) => id !== rec.leader && alive(id)) ? rec.isr.filter((id) => id !== rec.leader) : rec.isr;
-    // Followers that registered again since this record was written are held to the same rule
+    // Followers whose process restarted since this record was written are held to the same rule
     // (leader-election.ts, `restarted`): they lead only if no in-sync replica that kept running is alive.
     const restarted = (id: number): boolean => !this.caughtUpSinceRestart(id, versioned.modRevision);
     const choice = electLeader({ replicas: rec.replicas, isr, isAlive: alive, unclean: this.opts.uncleanLeaderElection, restarted });

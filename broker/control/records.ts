@@ -14,6 +14,7 @@
 //                              changes it with one compare-and-swap on its mod revision (no lost update)
 import type { LogConfig } from '../log/log-config.js';
 import type { AclRule } from '../security/acl.js';
+import type { Versioned } from './cluster-view.js';
 
 export interface BrokerRecord {
   id: number;
@@ -177,6 +178,6 @@ export class Keys {
 }
 
 /** When a broker's process registered first (BrokerRecord.processRevision), from its versioned record. */
-export function processRevisionOf(b: { value: BrokerRecord; modRevision: number }): number {
+export function processRevisionOf(b: Versioned<BrokerRecord>): number {
   return b.value.processRevision ?? b.modRevision;
 }

@@ -20,6 +20,13 @@ async function node(id: number, zone: string, cluster: string): Promise<ClusterN
   return n;
 }
 
+/** Brokers `first`, `first + 1`, `first + 2` in zones z1-z3 of one cluster, once one is controller and each sees all three. */
+async function threeBrokers(cluster: string, first: number): Promise<[ClusterNode, ClusterNode, ClusterNode]> {
+  const three: [ClusterNode, ClusterNode, ClusterNode] = [await node(first, 'z1', cluster), await node(first + 1, 'z2', cluster), await node(first + 2, 'z3', cluster)];
+  await until(() => three.filter((n) => n.isController).length === 1 && three.every((n) => n.view.brokers.size === 3), 'one controller and every broker seeing all three', 10_000);
+  return three;
+}
+
 beforeAll(async () => {
   etcd = await startEtcd();
 });
@@ -33,8 +40,7 @@ afterAll(async () => {
 describe('cluster control plane on etcd', () => {
   it('elects one controller, places replicas in distinct zones, and fails a silent leader over with epoch + 1', async () => {
     const cluster = 'c1';
-    const [a, b, c] = [await node(1, 'z1', cluster), await node(2, 'z2', cluster), await node(3, 'z3', cluster)];
-    await until(() => [a, b, c].filter((n) => n.isController).length === 1 && [a, b, c].every((n) => n.view.brokers.size === 3), 'one controller and every broker seeing all three', 10_000);
+    const [a, b, c] = await threeBrokers(cluster, 1);
     const controllers = [a, b, c].filter((n) => n.isController);
     expect(controllers).toHaveLength(1);
 
@@ -82,8 +88,7 @@ describe('cluster control plane on etcd', () => {
 
   it('takes a restarted follower out of the ISRs it was in (a new registration), until it catches up', async () => {
     const cluster = 'c5';
-    const [a, b, c] = [await node(41, 'z1', cluster), await node(42, 'z2', cluster), await node(43, 'z3', cluster)];
-    await until(() => [a, b, c].filter((n) => n.isController).length === 1 && [a, b, c].every((n) => n.view.brokers.size === 3), 'one controller, all three seen', 10_000);
+    const [a, b, c] = await threeBrokers(cluster, 41);
     await a.createTopic({ name: 'rs', partitions: 3, replicationFactor: 3, minInsync: 2, config: DEFAULT_LOG_CONFIG });
     // Restart a broker that is not the controller: it registers again under a new lease.
     const victim = [a, b, c].find((n) => !n.isController)!;
@@ -107,8 +112,7 @@ describe('cluster control plane on etcd', () => {
 
   it('keeps a follower that lost its lease and took a new one in the same process in the ISRs; its process is unchanged', async () => {
     const cluster = 'c6';
-    const [a, b, c] = [await node(51, 'z1', cluster), await node(52, 'z2', cluster), await node(53, 'z3', cluster)];
-    await until(() => [a, b, c].filter((n) => n.isController).length === 1 && [a, b, c].every((n) => n.view.brokers.size === 3), 'one controller, all three seen', 10_000);
+    const [a, b, c] = await threeBrokers(cluster, 51);
     await a.createTopic({ name: 'ls', partitions: 3, replicationFactor: 3, minInsync: 2, config: DEFAULT_LOG_CONFIG });
     const [victim, other] = [a, b, c].filter((n) => !n.isController);
     const watcher = [a, b, c].find((n) => n.isController)!;
