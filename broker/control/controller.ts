@@ -9,7 +9,7 @@ import { type BalancerPartition, planMoves } from './balancer.js';
 import type { ClusterView, Versioned } from './cluster-view.js';
 import type { EtcdClient, Guard, Put } from './etcd.js';
 import { placeReplicas } from './placement.js';
-import { type CreateRequest, isMoving, type Keys, originalReplicas, type PartitionRecord, processRevisionOf, type ReassignRequest, targetReplicas, type TopicRecord } from './records.js';
+import { type CreateRequest, isMoving, isrProcessesFor, type Keys, originalReplicas, type PartitionRecord, type ReassignRequest, restartedSinceIsr, targetReplicas, type TopicRecord } from './records.js';
 
 export interface ControllerOptions {
   /** Elect an out-of-sync replica when no in-sync one is alive (loses committed records; off by default). */
@@ -36,8 +36,6 @@ export class Controller {
   private readonly goneSince = new Map<number, number>();
   /** Partitions whose preferred replica is eligible to lead but does not, since when. */
   private readonly preferredWaiting = new Map<string, number>();
-  /** Each broker's process (processRevisionOf) as this controller last saw it: another one means it restarted. */
-  private readonly processes = new Map<number, number>();
   private wake: { at: number; timer: NodeJS.Timeout } | null = null;
 
   constructor(
@@ -113,22 +111,27 @@ export class Controller {
   }
 
   /**
-   * A replica may be handed leadership by choice (preferred leader, end of a move) only if the partition
-   * record was written after its broker's current registration: a restarted broker may have lost an
-   * unsynced tail while the record still lists it in the ISR, and the leader's next ISR write (a
-   * shrink, or the expand once it caught up) is the evidence that the ISR was decided with it running.
+   * An ISR member may be handed leadership by choice (preferred leader, end of a move) only if its broker
+   * runs the process the ISR took in (PartitionRecord.isrProcesses): a restarted broker may have lost an
+   * unsynced tail while the record still lists it in the ISR, until its leader takes it in again. A lease
+   * lost and taken again (every broker after an etcd outage) is the same process with its log intact.
    */
-  private caughtUpSinceRestart(id: number, partitionRevision: number): boolean {
+  private caughtUpSinceRestart(id: number, rec: Versioned<PartitionRecord>): boolean {
     const b = this.view.brokers.get(id);
-    // The process's first registration, not the key's last write: a lease lost and taken again (every
-    // broker after an etcd outage) keeps the log, and must not make every replica look restarted — an
-    // election could then not tell the one that did restart, and lost records, from the others.
-    return b !== undefined && processRevisionOf(b) < partitionRevision;
+    return b !== undefined && !restartedSinceIsr(rec, id, b);
   }
 
+  /** Whether ISR member `id` is registered under another process than the one the ISR took in. */
+  private restarted(id: number, rec: Versioned<PartitionRecord>): boolean {
+    const b = this.view.brokers.get(id);
+    return b !== undefined && restartedSinceIsr(rec, id, b);
+  }
+
+  /** Writes `next` over `rec` if neither changed meanwhile; each ISR member keeps the process it joined under. */
   private async writePartition(rec: Versioned<PartitionRecord>, next: PartitionRecord): Promise<boolean> {
     const key = this.keys.partition(rec.value.topic, rec.value.partition);
-    const { ok } = await this.etcd.txn([this.guard(), { key, modRevision: rec.modRevision }], [{ key, value: JSON.stringify(next) }]);
+    const value: PartitionRecord = { ...next, isrProcesses: isrProcessesFor(next, rec, (id) => this.view.brokers.get(id)) };
+    const { ok } = await this.etcd.txn([this.guard(), { key, modRevision: rec.modRevision }], [{ key, value: JSON.stringify(value) }]);
     return ok;
   }
 
@@ -211,7 +214,7 @@ export class Controller {
     const target = targetReplicas(p);
     if (!target.every((r) => p.isr.includes(r))) return;
     const leaderStays = target.includes(p.leader) && this.view.brokers.get(p.leader)?.value.incarnation === p.leaderIncarnation && !this.draining(p.leader);
-    const leader = leaderStays ? p.leader : target.find((r) => this.alive(r) && !this.draining(r) && this.caughtUpSinceRestart(r, rec.modRevision));
+    const leader = leaderStays ? p.leader : target.find((r) => this.alive(r) && !this.draining(r) && this.caughtUpSinceRestart(r, rec));
     // No target replica can lead cleanly now: wait (the partition keeps its old replicas meanwhile).
     if (leader === undefined) return;
     const next: PartitionRecord = {
@@ -248,7 +251,7 @@ export class Controller {
     const p = rec.value;
     const key = `${p.topic}/${p.partition}`;
     const leaderLive = p.leader >= 0 && this.view.brokers.get(p.leader)?.value.incarnation === p.leaderIncarnation;
-    const want = p.replicas.find((r) => p.isr.includes(r) && this.alive(r) && !this.draining(r) && (r === p.leader || this.caughtUpSinceRestart(r, rec.modRevision)));
+    const want = p.replicas.find((r) => p.isr.includes(r) && this.alive(r) && !this.draining(r) && (r === p.leader || this.caughtUpSinceRestart(r, rec)));
     if (!leaderLive || want === undefined || want === p.leader) {
       this.preferredWaiting.delete(key);
       return;
@@ -350,6 +353,7 @@ export class Controller {
       const leader = r[0]!;
       const leaderIncarnation = this.view.brokers.get(leader)?.value.incarnation ?? '';
       const rec: PartitionRecord = { topic: name, topicId: id, partition: p, replicas: r, leader, leaderIncarnation, leaderEpoch: 1, isr: [...r] };
+      rec.isrProcesses = isrProcessesFor(rec, null, (b) => this.view.brokers.get(b));
       puts.push({ key: this.keys.partition(name, p), value: JSON.stringify(rec) });
     });
     const { ok } = await this.etcd.txn(
@@ -381,34 +385,26 @@ export class Controller {
   }
 
   /**
-   * A follower whose broker's process restarted leaves every ISR it is in: it may have come back without an
-   * unsynced tail or with a damaged segment cut on open, and until it fetches its leader cannot tell. It
-   * rejoins once it has caught up (replica-set.ts). A lease lost and taken again by the same process is not
-   * a restart (its log is intact): after an etcd outage every broker does that, and taking them all out
-   * left each partition's ISR to its leader alone, even when that leader was the one replica that had lost
-   * records (docs/faults.md, seed 20261204). Offline partitions keep their ISR, so their last member can
-   * lead when it returns; a leader that restarted is electIfLeaderGone's. A compare-and-swap lost to the
-   * leader's own ISR write is retried on the next pass (the broker stays unconfirmed).
+   * A follower whose broker's process restarted since the ISR took it in leaves that ISR: it may have come
+   * back without an unsynced tail or with a damaged segment cut on open, and until it fetches its leader
+   * cannot tell. It rejoins once it has caught up (replica-set.ts). Judged from the record alone
+   * (isrProcesses), so neither a rewrite of the record after the restart (a leader's ISR write, an
+   * election) nor a new controller that never saw the old process hides it. A lease lost and taken again
+   * by the same process is not a restart (its log is intact): after an etcd outage every broker does
+   * that, and taking them all out left each ISR to its leader alone, even when that leader was the one
+   * replica that had lost records (docs/faults.md, seed 20261204). Offline partitions keep their ISR, so
+   * their last member can lead when it returns; a leader that restarted is electIfLeaderGone's. A
+   * compare-and-swap lost to the leader's own ISR write is retried on the pass that write causes.
    */
   private async restartedFollowersOutOfIsr(): Promise<void> {
-    for (const [id, b] of this.view.brokers) {
-      const was = this.processes.get(id);
-      const now = processRevisionOf(b);
-      if (was === now) continue;
-      let settled = true;
-      if (was !== undefined) {
-        for (const rec of [...this.view.partitions.values()]) {
-          const p = rec.value;
-          if (p.leader < 0 || p.leader === id || !p.isr.includes(id)) continue;
-          if (!(await this.writePartition(rec, { ...p, isr: p.isr.filter((r) => r !== id) }))) {
-            settled = false;
-            continue;
-          }
-          this.stats.restartedOutOfIsr++;
-          logLine('controller: restarted follower out of the ISR until it catches up', { partition: `${p.topic}/${p.partition}`, broker: id });
-        }
-      }
-      if (settled) this.processes.set(id, now);
+    for (const rec of [...this.view.partitions.values()]) {
+      const p = rec.value;
+      if (p.leader < 0) continue;
+      const gone = p.isr.filter((id) => id !== p.leader && this.restarted(id, rec));
+      if (gone.length === 0) continue;
+      if (!(await this.writePartition(rec, { ...p, isr: p.isr.filter((r) => !gone.includes(r)) }))) continue;
+      this.stats.restartedOutOfIsr += gone.length;
+      logLine('controller: restarted follower out of the ISR until it catches up', { partition: `${p.topic}/${p.partition}`, brokers: JSON.stringify(gone) });
     }
   }
 
@@ -424,9 +420,9 @@ export class Controller {
     // A leader that restarted (new incarnation) may have lost its unsynced tail: it leads again only if
     // no other in-sync replica is alive, as a last ISR member coming back would in Kafka.
     const isr = leaderBroker && rec.isr.some((id) => id !== rec.leader && alive(id)) ? rec.isr.filter((id) => id !== rec.leader) : rec.isr;
-    // Followers whose process restarted since this record was written are held to the same rule
+    // Followers whose process restarted since the ISR took them in are held to the same rule
     // (leader-election.ts, `restarted`): they lead only if no in-sync replica that kept running is alive.
-    const restarted = (id: number): boolean => !this.caughtUpSinceRestart(id, versioned.modRevision);
+    const restarted = (id: number): boolean => !this.caughtUpSinceRestart(id, versioned);
     const choice = electLeader({ replicas: rec.replicas, isr, isAlive: alive, unclean: this.opts.uncleanLeaderElection, restarted });
     const leader = choice.leader ?? -1;
     if (leader === -1 && rec.leader === -1) return; // still offline: nothing to write

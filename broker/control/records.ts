@@ -63,6 +63,15 @@ export interface PartitionRecord {
   leaderEpoch: number;
   isr: number[];
   /**
+   * For each ISR member (by broker id), the process (`processRevisionOf`) its broker ran when the ISR took
+   * it in: KIP-966's broker epoch. A member whose broker runs another process now has restarted since it
+   * was in sync, and may have come back without an unsynced tail or with a segment cut on open. Each
+   * member keeps its entry through every rewrite of the record (a leader's ISR change, an election), so no
+   * later write hides the restart (docs/faults.md, bug 7). A member without one (a record written before
+   * this field, or a member not registered when it was written) is judged by the record's last write.
+   */
+  isrProcesses?: Record<string, number>;
+  /**
    * A reassignment in progress (KIP-455): replicas being added as learners (in `replicas`, not yet in
    * the ISR) and replicas to drop once every target replica is in the ISR. The target is
    * `replicas` minus `removingReplicas`. Absent (records written before reassignment existed) = none.
@@ -180,4 +189,43 @@ export class Keys {
 /** When a broker's process registered first (BrokerRecord.processRevision), from its versioned record. */
 export function processRevisionOf(b: Versioned<BrokerRecord>): number {
   return b.value.processRevision ?? b.modRevision;
+}
+
+/** An isrProcesses entry no process matches: a restart found on a record older than the field. */
+const RESTARTED = -1;
+
+/** Whether ISR member `id`, now registered as `b`, runs another process than the one the ISR took in. */
+export function restartedSinceIsr(rec: Versioned<PartitionRecord>, id: number, b: Versioned<BrokerRecord>): boolean {
+  const joined = rec.value.isrProcesses?.[id];
+  // No entry: a process that first registered after the record's last write started since the ISR was decided.
+  return joined === undefined ? processRevisionOf(b) > rec.modRevision : processRevisionOf(b) !== joined;
+}
+
+/**
+ * The isrProcesses of `next`, a record written over `prev` (null: a new partition). A member already in
+ * prev's ISR keeps its process; one joining takes its broker's current one, as does the leader under the
+ * registration `next` names (from its epoch on, its log is the partition's). Only members registered now
+ * (`broker`) get an entry when they have none.
+ */
+export function isrProcessesFor(
+  next: Pick<PartitionRecord, 'isr' | 'leader' | 'leaderIncarnation'>,
+  prev: Versioned<PartitionRecord> | null,
+  broker: (id: number) => Versioned<BrokerRecord> | undefined,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const id of next.isr) {
+    const b = broker(id);
+    if (b !== undefined && id === next.leader && b.value.incarnation === next.leaderIncarnation) {
+      out[id] = processRevisionOf(b);
+      continue;
+    }
+    if (prev?.value.isr.includes(id)) {
+      const joined = prev.value.isrProcesses?.[id];
+      if (joined !== undefined) out[id] = joined;
+      // A kept member without an entry (older record): what prev's last write says of it, made explicit so
+      // that this write does not hide a restart that came before it.
+      else if (b !== undefined) out[id] = restartedSinceIsr(prev, id, b) ? RESTARTED : processRevisionOf(b);
+    } else if (b !== undefined) out[id] = processRevisionOf(b);
+  }
+  return out;
 }

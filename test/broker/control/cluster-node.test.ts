@@ -142,6 +142,33 @@ describe('cluster control plane on etcd', () => {
     for (const p of followedByVictim) expect(watcher.view.partition('ls', p)!.value.isr, `ls/${p}`).toContain(victim!.nodeId);
   }, 60_000);
 
+  it('takes a follower that restarted out of the ISRs even when the controller that sees it back never saw its old process', async () => {
+    const cluster = 'c7';
+    const three = await threeBrokers(cluster, 61);
+    await three[0].createTopic({ name: 'cf', partitions: 3, replicationFactor: 3, minInsync: 2, config: DEFAULT_LOG_CONFIG });
+    const controller = three.find((n) => n.isController)!;
+    const [victim, survivor] = three.filter((n) => n !== controller) as [ClusterNode, ClusterNode];
+    await until(() => survivor.view.partitionsOf('cf').length === 3, "the topic in the survivor's view", 5_000);
+    const followed = survivor.view.partitionsOf('cf').filter((p) => p.value.leader === survivor.nodeId).map((p) => p.value);
+    expect(followed.length).toBeGreaterThan(0);
+    // The victim stops; then the controller goes too, and the survivor takes over without ever having
+    // seen the victim's process: only the partition records know which process was in sync.
+    await victim.close();
+    await until(() => !survivor.view.brokers.has(victim.nodeId), "the victim gone from the survivor's view", 10_000);
+    await controller.close();
+    await until(() => survivor.isController, 'the survivor elected controller', 15_000);
+    for (const p of followed) expect(survivor.view.partition('cf', p.partition)!.value.isr).toContain(victim.nodeId);
+    await node(victim.nodeId, `z${victim.nodeId - 60}`, cluster);
+    await until(
+      () => followed.every((p) => !survivor.view.partition('cf', p.partition)!.value.isr.includes(victim.nodeId)),
+      'the restarted follower out of the ISRs it follows',
+      15_000,
+    );
+    for (const p of followed) {
+      expect(survivor.view.partition('cf', p.partition)!.value).toMatchObject({ leader: p.leader, leaderEpoch: p.leaderEpoch, isr: p.isr.filter((r) => r !== victim.nodeId) });
+    }
+  }, 60_000);
+
   it('a topic whose replication factor exceeds the live brokers is a typed error', async () => {
     const n = await node(11, 'z1', 'c2');
     await until(() => n.isController, 'n.isController', 10_000);
