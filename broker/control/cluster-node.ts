@@ -50,6 +50,8 @@ export class ClusterNode {
   readonly view: ClusterView;
   private lease: HeldLease | null = null;
   private registration: { incarnation: string; modRevision: number } | null = null;
+  /** Test hook (goSilent): registers no more. */
+  private frozen = false;
   /** The revision of this process's first registration; kept across leases (BrokerRecord.processRevision). */
   private processRevision: number | null = null;
   private controllerRevision = 0;
@@ -218,7 +220,7 @@ export class ClusterNode {
     this.controllerRevision = 0;
     logLine('cluster: lease presumed lost on our own clock; fenced (no leadership) until registered again', { node: this.nodeId });
     this.notify();
-    if (!this.closed) void this.reregister();
+    if (!this.closed && !this.frozen) void this.reregister();
   }
 
   private async reregister(): Promise<void> {
@@ -362,8 +364,13 @@ export class ClusterNode {
     });
   }
 
-  /** Test hook: stop keepalives as a frozen process would (the lease then expires in etcd). */
-  goSilent(): void {
+  /**
+   * Test hook: stop keepalives (the lease then expires in etcd). `frozen`: and do not register again, as a
+   * SIGSTOPped process could not; otherwise the broker registers again once it has fenced itself, as a
+   * running process that lost its lease does.
+   */
+  goSilent(frozen = false): void {
+    if (frozen) this.frozen = true;
     this.lease?.release();
   }
 

@@ -409,6 +409,21 @@ export class Controller {
   }
 
   /**
+   * The leader's process lost its lease and took another one (every broker does after an etcd outage; it
+   * fenced itself meanwhile): its log is intact, so it leads again under its new registration, at epoch + 1.
+   * Handing leadership to a follower instead would move every partition after each etcd outage, and drop
+   * the leader's unreplicated tail, acknowledged to producers with acks 'leader'. Dead followers leave the
+   * ISR, as at any election.
+   */
+  private async keepLeader(versioned: Versioned<PartitionRecord>, incarnation: string): Promise<void> {
+    const rec = versioned.value;
+    const next: PartitionRecord = { ...rec, leaderIncarnation: incarnation, leaderEpoch: rec.leaderEpoch + 1, isr: rec.isr.filter((id) => id === rec.leader || this.alive(id)) };
+    if (!(await this.writePartition(versioned, next))) return;
+    this.stats.leaderElections++;
+    logLine('controller: leader kept under its new registration (same process)', { partition: `${rec.topic}/${rec.partition}`, leader: rec.leader, epoch: next.leaderEpoch, isr: JSON.stringify(next.isr) });
+  }
+
+  /**
    * A partition whose leader's broker is gone (its lease expired) gets a new leader from the ISR,
    * with epoch + 1 — the fencing token that makes the old leader's writes fail everywhere.
    */
@@ -417,8 +432,12 @@ export class Controller {
     const alive = (id: number): boolean => this.alive(id);
     const leaderBroker = this.view.brokers.get(rec.leader);
     if (leaderBroker?.value.incarnation === rec.leaderIncarnation) return;
-    // A leader that restarted (new incarnation) may have lost its unsynced tail: it leads again only if
-    // no other in-sync replica is alive, as a last ISR member coming back would in Kafka.
+    if (leaderBroker && rec.isr.includes(rec.leader) && !this.draining(rec.leader) && !restartedSinceIsr(versioned, rec.leader, leaderBroker)) {
+      await this.keepLeader(versioned, leaderBroker.value.incarnation);
+      return;
+    }
+    // A leader that restarted may have lost its unsynced tail: it leads again only if no other in-sync
+    // replica is alive, as a last ISR member coming back would in Kafka.
     const isr = leaderBroker && rec.isr.some((id) => id !== rec.leader && alive(id)) ? rec.isr.filter((id) => id !== rec.leader) : rec.isr;
     // Followers whose process restarted since the ISR took them in are held to the same rule
     // (leader-election.ts, `restarted`): they lead only if no in-sync replica that kept running is alive.

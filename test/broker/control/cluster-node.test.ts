@@ -55,12 +55,12 @@ describe('cluster control plane on etcd', () => {
     // Preferred leaders spread over the brokers.
     expect(new Set(parts.map((p) => p.leader)).size).toBe(3);
 
-    // The leader of partition 0 goes silent (no keepalives, as a SIGSTOPped process would).
+    // The leader of partition 0 goes silent (no keepalives, no new registration: as a SIGSTOPped process).
     const p0 = parts[0]!;
     const silent = [a, b, c].find((n) => n.nodeId === p0.leader)!;
     const others = [a, b, c].filter((n) => n !== silent);
     const silentAt = performance.now();
-    silent.goSilent();
+    silent.goSilent(true);
     await until(() => !silent.live, 'the silent broker to fence itself', 5_000);
     const fencedAfterMs = performance.now() - silentAt;
     await until(() => (others[0]!.view.partition('orders', 0)?.value.leaderEpoch ?? 0) >= 2, 'a new leader epoch for orders/0', 15_000);
@@ -220,4 +220,31 @@ describe('cluster control plane on etcd', () => {
     await x.createTopic({ name: 'after', partitions: 1, replicationFactor: 2, minInsync: 1, config: DEFAULT_LOG_CONFIG });
     await until(() => y.view.partitionsOf('after').length === 1, "the other broker's view of the new topic", 5_000);
   }, 60_000);
+
+  it('after an etcd outage every partition keeps its leader, under its new registration at epoch + 1, and its ISR', async () => {
+    const cluster = 'c8';
+    const three = await threeBrokers(cluster, 71);
+    await three[0].createTopic({ name: 'eo', partitions: 3, replicationFactor: 3, minInsync: 2, config: DEFAULT_LOG_CONFIG });
+    const watcher = three[0];
+    await until(() => watcher.view.partitionsOf('eo').length === 3, "the topic in the watcher's view", 5_000);
+    const before = watcher.view.partitionsOf('eo').map((p) => p.value);
+    await etcd.kill9();
+    await until(() => three.every((n) => !n.live), 'every broker fenced', 5_000);
+    await etcd.restart();
+    await until(
+      () => {
+        const now = watcher.view.partitionsOf('eo').map((p) => p.value);
+        return now.length === 3 && now.every((p) => p.leaderEpoch > before[p.partition]!.leaderEpoch && watcher.view.brokers.get(p.leader)?.value.incarnation === p.leaderIncarnation);
+      },
+      'every partition at a new epoch, led under a current registration',
+      30_000,
+    );
+    for (const p of before) {
+      const now = watcher.view.partition('eo', p.partition)!.value;
+      // A follower would have led with the pre-etcd-outage rule: every leader looked restarted.
+      expect(now.leader, `eo/${p.partition}`).toBe(p.leader);
+      expect(now.leaderEpoch, `eo/${p.partition}`).toBe(p.leaderEpoch + 1);
+      expect([...now.isr].sort(), `eo/${p.partition}`).toEqual([...p.isr].sort());
+    }
+  }, 90_000);
 });
