@@ -157,6 +157,8 @@ export type Frame =
       leaderEpoch: number;
       fetchOffset: number;
       lastFetchedEpoch: number;
+      /** The follower's process: its broker record's processRevision; -1 when it does not know it (yet). */
+      processRevision: number;
     }
   | {
       type: 'ReplicaFetchOk';
@@ -838,7 +840,7 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
   // ---- replication: follower owner → leader owner
   ReplicaFetch: {
     encode: (b, f) =>
-      g.ReplicaFetch.createReplicaFetch(b, f.requestId, str(b, f.topic), f.partition, f.replicaId, f.leaderEpoch, b64(f.fetchOffset), f.lastFetchedEpoch),
+      g.ReplicaFetch.createReplicaFetch(b, f.requestId, str(b, f.topic), f.partition, f.replicaId, f.leaderEpoch, b64(f.fetchOffset), f.lastFetchedEpoch, b64(f.processRevision)),
     decode(frame) {
       const t = bodyOf(frame, new g.ReplicaFetch());
       return {
@@ -850,6 +852,7 @@ const codecs: { readonly [T in FrameType]: Codec<T> } = {
         leaderEpoch: t.leaderEpoch(),
         fetchOffset: n64(t.fetchOffset()),
         lastFetchedEpoch: t.lastFetchedEpoch(),
+        processRevision: n64(t.processRevision()),
       };
     },
   },

@@ -3005,8 +3005,13 @@ lastFetchedEpoch():number {
   return offset ? this.bb!.readInt32(this.bb_pos + offset) : 0;
 }
 
+processRevision():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readInt64(this.bb_pos + offset) : BigInt('-1');
+}
+
 static startReplicaFetch(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(8);
 }
 
 static addRequestId(builder:flatbuffers.Builder, requestId:number) {
@@ -3037,12 +3042,16 @@ static addLastFetchedEpoch(builder:flatbuffers.Builder, lastFetchedEpoch:number)
   builder.addFieldInt32(6, lastFetchedEpoch, 0);
 }
 
+static addProcessRevision(builder:flatbuffers.Builder, processRevision:bigint) {
+  builder.addFieldInt64(7, processRevision, BigInt('-1'));
+}
+
 static endReplicaFetch(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createReplicaFetch(builder:flatbuffers.Builder, requestId:number, topicOffset:flatbuffers.Offset, partition:number, replicaId:number, leaderEpoch:number, fetchOffset:bigint, lastFetchedEpoch:number):flatbuffers.Offset {
+static createReplicaFetch(builder:flatbuffers.Builder, requestId:number, topicOffset:flatbuffers.Offset, partition:number, replicaId:number, leaderEpoch:number, fetchOffset:bigint, lastFetchedEpoch:number, processRevision:bigint):flatbuffers.Offset {
   ReplicaFetch.startReplicaFetch(builder);
   ReplicaFetch.addRequestId(builder, requestId);
   ReplicaFetch.addTopic(builder, topicOffset);
@@ -3051,6 +3060,7 @@ static createReplicaFetch(builder:flatbuffers.Builder, requestId:number, topicOf
   ReplicaFetch.addLeaderEpoch(builder, leaderEpoch);
   ReplicaFetch.addFetchOffset(builder, fetchOffset);
   ReplicaFetch.addLastFetchedEpoch(builder, lastFetchedEpoch);
+  ReplicaFetch.addProcessRevision(builder, processRevision);
   return ReplicaFetch.endReplicaFetch(builder);
 }
 }

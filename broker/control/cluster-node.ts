@@ -13,7 +13,7 @@ import { logLine } from '../logger.js';
 import { ClusterView } from './cluster-view.js';
 import { Controller } from './controller.js';
 import { EtcdClient, type HeldLease } from './etcd.js';
-import { type BrokerRecord, type CreateRequest, isrProcessesFor, Keys, type PartitionRecord, type TopicRecord } from './records.js';
+import { type BrokerRecord, type CreateRequest, isrProcessesFor, Keys, type PartitionRecord, processRevisionOf, type TopicRecord } from './records.js';
 
 export interface ClusterOptions {
   /** etcd client URLs, e.g. ['http://127.0.0.1:2379']. */
@@ -50,6 +50,11 @@ export class ClusterNode {
   readonly view: ClusterView;
   private lease: HeldLease | null = null;
   private registration: { incarnation: string; modRevision: number } | null = null;
+  /** This process (BrokerRecord.processRevision): -1 until its first registration. */
+  get process(): number {
+    return this.processRevision ?? -1;
+  }
+
   /** Test hook (goSilent): registers no more. */
   private frozen = false;
   /** The revision of this process's first registration; kept across leases (BrokerRecord.processRevision). */
@@ -320,9 +325,11 @@ export class ClusterNode {
    * cannot change the ISR. A member it adds must be registered, under the registration this view
    * holds, until the write (KIP-903): a follower that caught up, then restarted and lost an unsynced
    * tail before the write, comes back under a new registration and is not let into the ISR on the
-   * strength of what its previous process had.
+   * strength of what its previous process had. `processes` names, for the members it adds, the process
+   * whose fetches caught up (the leader's ReplicaFetch.processRevision); each must be the one registered
+   * now, and is what the record keeps for the member (isrProcesses).
    */
-  async proposeIsr(topic: string, partition: number, epoch: number, isr: number[]): Promise<boolean> {
+  async proposeIsr(topic: string, partition: number, epoch: number, isr: number[], processes: Record<string, number> = {}): Promise<boolean> {
     const rec = this.view.partition(topic, partition);
     const reg = this.view.brokers.get(this.nodeId);
     if (!rec || !reg || !this.live || rec.value.leader !== this.nodeId || rec.value.leaderEpoch !== epoch) return false;
@@ -335,6 +342,11 @@ export class ClusterNode {
       if (rec.value.isr.includes(id)) continue;
       const member = this.view.brokers.get(id);
       if (!member) return false;
+      // The process whose fetches caught up, when the follower named it, must be the one registered now:
+      // a follower that restarted after catching up, and registered again before this write, is refused
+      // here rather than taken in on the strength of its previous process's log.
+      const fetched = processes[id];
+      if (fetched !== undefined && fetched !== processRevisionOf(member)) return false;
       guards.push({ key: this.keys.broker(id), modRevision: member.modRevision });
     }
     // A member joining is recorded under the process its registration (guarded above) names.

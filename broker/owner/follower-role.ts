@@ -55,6 +55,8 @@ export class FollowerRole implements ReplicaRoleState {
   readonly kind = 'follower' as const;
   readonly leaderEpoch: number;
   readonly leaderEndpoint: string;
+  /** This broker's process, named in every fetch: the leader takes us into the ISR under it. */
+  private readonly process: number;
   private ws: WebSocket | null = null;
   private stopped = false;
   private retryMs = RETRY_MIN_MS;
@@ -87,6 +89,7 @@ export class FollowerRole implements ReplicaRoleState {
   ) {
     this.leaderEpoch = role.leaderEpoch;
     this.leaderEndpoint = role.leaderEndpoint;
+    this.process = role.process;
     p.leaderEpoch = role.leaderEpoch;
     epochsOf(p);
     this.connect();
@@ -175,6 +178,7 @@ export class FollowerRole implements ReplicaRoleState {
       leaderEpoch: this.leaderEpoch,
       fetchOffset: this.p.logEndOffset,
       lastFetchedEpoch: epochsOf(this.p).latestEpoch(),
+      processRevision: this.process,
     });
   }
 

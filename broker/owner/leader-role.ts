@@ -30,8 +30,12 @@ interface PendingAck {
 }
 
 export interface LeaderHooks {
-  /** The leader proposes an ISR change; the main thread writes it to etcd and sends the role again. */
-  proposeIsr(topic: string, partition: number, leaderEpoch: number, isr: number[]): void;
+  /**
+   * The leader proposes an ISR change; the main thread writes it to etcd and sends the role again.
+   * `processes`: for each follower it adds, the process whose fetches caught up (ReplicaFetch.processRevision),
+   * when that follower said; the write is refused if its broker is registered under another one (KIP-903).
+   */
+  proposeIsr(topic: string, partition: number, leaderEpoch: number, isr: number[], processes: Record<string, number>): void;
 }
 
 /** One reassignment throttle per owner (every learner of every partition it leads shares it). */
@@ -53,6 +57,8 @@ export class LeaderRole implements ReplicaRoleState {
   readonly leaderEpoch: number;
   private readonly set: ReplicaSet;
   private readonly pending: PendingAck[] = [];
+  /** Each follower's process as its last served fetch named it (-1 or absent: not said). */
+  private readonly fetchedBy = new Map<number, number>();
   private stopped = false;
 
   constructor(
@@ -165,6 +171,7 @@ export class LeaderRole implements ReplicaRoleState {
         conn.subs.set(key, sub);
         conn.ws?.send(encodeFrameView(ok), true, false);
         sub.start();
+        this.fetchedBy.set(f.replicaId, f.processRevision);
         this.apply(this.set.onFollowerFetch(f.replicaId, f.fetchOffset, monotonicMs()));
         return;
       }
@@ -200,7 +207,12 @@ export class LeaderRole implements ReplicaRoleState {
     if (this.stopped) return;
     if (d.proposeIsr) {
       this.ctx.counters.add(d.proposeIsr.length < this.set.isr.length ? Counter.isrShrinks : Counter.isrExpands);
-      this.hooks.proposeIsr(this.p.topic, this.p.partition, this.leaderEpoch, d.proposeIsr);
+      const processes: Record<string, number> = {};
+      for (const id of d.proposeIsr) {
+        const process = this.fetchedBy.get(id) ?? -1;
+        if (process >= 0 && !this.set.isr.includes(id)) processes[id] = process;
+      }
+      this.hooks.proposeIsr(this.p.topic, this.p.partition, this.leaderEpoch, d.proposeIsr, processes);
     }
     if (d.highWatermark !== undefined) {
       this.p.commitUpTo(d.highWatermark);

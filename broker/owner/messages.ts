@@ -80,6 +80,8 @@ export interface ReplicaRole {
   /** The committed ISR (from etcd). */
   isr: number[];
   minInsync: number;
+  /** This broker's process (its record's processRevision; -1 before it first registered): a follower names it in its fetches. */
+  process: number;
 }
 
 export type ToOwner =
@@ -108,4 +110,4 @@ export type FromOwner =
    * main thread writes it to etcd (compare-and-swap on the record the leader was given) and sends the
    * partition's role again either way: the role's `isr` is then the committed one.
    */
-  | { type: 'proposeIsr'; ownerId: number; topic: string; partition: number; leaderEpoch: number; isr: number[] };
+  | { type: 'proposeIsr'; ownerId: number; topic: string; partition: number; leaderEpoch: number; isr: number[]; processes: Record<string, number> };

@@ -148,7 +148,7 @@ export class ClusterCatalogue implements Catalogue {
     const node = this.node;
     if (!node) return;
     const key = `${m.topic}/${m.partition}`;
-    node.proposeIsr(m.topic, m.partition, m.leaderEpoch, m.isr).then(
+    node.proposeIsr(m.topic, m.partition, m.leaderEpoch, m.isr, m.processes).then(
       (ok) => {
         if (!ok) logLine('cluster: ISR proposal refused (the record changed or we no longer lead)', { topic: m.topic, partition: m.partition, epoch: m.leaderEpoch, isr: m.isr });
       },
@@ -201,7 +201,7 @@ export class ClusterCatalogue implements Catalogue {
   }
 
   private roleContext(node: ClusterNode): RoleContext {
-    return { nodeId: node.nodeId, live: node.live, broker: (id) => node.broker(id) };
+    return { nodeId: node.nodeId, live: node.live, process: node.process, broker: (id) => node.broker(id) };
   }
 
   private async sync(ownerId: number, st: OwnerState): Promise<void> {

@@ -14,6 +14,8 @@ export interface RoleContext {
   nodeId: number;
   /** This broker holds a valid lease: only then may it lead or follow. */
   live: boolean;
+  /** This broker's process (ClusterNode.process). */
+  process: number;
   broker(id: number): BrokerRecord | undefined;
 }
 
@@ -45,6 +47,7 @@ export function replicaRole(ctx: RoleContext, rep: LocalReplica): ReplicaRole {
     replicas: p.replicas,
     isr: p.isr,
     minInsync: rep.topic.minInsync,
+    process: ctx.process,
   };
   if (!ctx.live || p.leader < 0) return role;
   if (p.leader === ctx.nodeId) {
@@ -83,6 +86,7 @@ export function sameRole(a: ReplicaRole, b: ReplicaRole): boolean {
     a.leaderId === b.leaderId &&
     a.leaderEndpoint === b.leaderEndpoint &&
     a.minInsync === b.minInsync &&
+    a.process === b.process &&
     a.isr.length === b.isr.length &&
     a.isr.every((x, i) => b.isr[i] === x) &&
     a.replicas.length === b.replicas.length &&

@@ -94,7 +94,7 @@ const arbs: { [T in FrameType]: fc.Arbitrary<FrameOf<T>> } = {
   CommitOffsets: fc.record({ type: fc.constant('CommitOffsets' as const), requestId: u32, group: name, topic: name, memberId: name, generation: i32, offsets: fc.array(partitionOffset, { maxLength: 4 }) }),
   FetchOffsets: fc.record({ type: fc.constant('FetchOffsets' as const), requestId: u32, group: name, topic: name }),
   OffsetsResult: fc.record({ type: fc.constant('OffsetsResult' as const), requestId: u32, group: name, topic: name, offsets: fc.array(partitionOffset, { maxLength: 4 }) }),
-  ReplicaFetch: fc.record({ type: fc.constant('ReplicaFetch' as const), requestId: u32, topic: name, partition: i32, replicaId: i32, leaderEpoch: i32, fetchOffset: off, lastFetchedEpoch: i32 }),
+  ReplicaFetch: fc.record({ type: fc.constant('ReplicaFetch' as const), requestId: u32, topic: name, partition: i32, replicaId: i32, leaderEpoch: i32, fetchOffset: off, lastFetchedEpoch: i32, processRevision: fc.integer({ min: -1, max: 2 ** 40 }) }),
   ReplicaFetchOk: fc.record({
     type: fc.constant('ReplicaFetchOk' as const),
     requestId: u32,

@@ -82,8 +82,13 @@ describe('cluster control plane on etcd', () => {
     await silent.close();
     await until(() => leader.view.brokers.get(p0.leader) === undefined, "the shut-down broker gone from the leader's view", 5_000);
     expect(await leader.proposeIsr('orders', 0, next.leaderEpoch, [next.leader, p0.leader])).toBe(false);
-    expect(await leader.proposeIsr('orders', 0, next.leaderEpoch, [next.leader, live.nodeId])).toBe(true);
+    // A follower whose fetches named another process than the one registered now is refused (it restarted
+    // after catching up); named as the registered one, it is taken in under that process.
+    const liveProcess = processRevisionOf(leader.view.brokers.get(live.nodeId)!);
+    expect(await leader.proposeIsr('orders', 0, next.leaderEpoch, [next.leader, live.nodeId], { [live.nodeId]: liveProcess - 1 })).toBe(false);
+    expect(await leader.proposeIsr('orders', 0, next.leaderEpoch, [next.leader, live.nodeId], { [live.nodeId]: liveProcess })).toBe(true);
     await until(() => leader.view.partition('orders', 0)?.value.isr.length === 2, 'the live follower back in the ISR', 5_000);
+    expect(leader.view.partition('orders', 0)!.value.isrProcesses?.[live.nodeId]).toBe(liveProcess);
   }, 60_000);
 
   it('takes a restarted follower out of the ISRs it was in (a new registration), until it catches up', async () => {

@@ -24,7 +24,7 @@ const values = (log: PartitionLog): string[] => (log.nextOffset === 0 ? [] : dec
 it("a follower's ack under fsync 'always' covers only what its fsync covered, so acks=all never runs ahead of the follower's disk", async () => {
   const a = await owner(1);
   const b = await owner(2);
-  const role = { topic: 't', partition: 0, replicas: [1, 2], isr: [1, 2], minInsync: 2 };
+  const role = { topic: 't', partition: 0, replicas: [1, 2], isr: [1, 2], minInsync: 2, process: -1 };
   a.owner.applyRoles([{ ...role, role: 'leader', leaderEpoch: 1, leaderId: 1, leaderEndpoint: '' }], { proposeIsr: () => undefined });
   b.owner.applyRoles([{ ...role, role: 'follower', leaderEpoch: 1, leaderId: 1, leaderEndpoint: a.url }], { proposeIsr: () => undefined });
   const c = await WireClient.open(a.url);

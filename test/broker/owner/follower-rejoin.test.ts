@@ -24,7 +24,7 @@ const owner = (id: number): Promise<OwnerNode> => ownerNode(id, { replicaLagTime
 
 it('a follower that caught up while its removal was pending rejoins the ISR though nothing more is appended', async () => {
   const a = await owner(1);
-  const base = { topic: 't', partition: 0, replicas: [1, 2], minInsync: 2, leaderEpoch: 1, leaderId: 1 };
+  const base = { topic: 't', partition: 0, replicas: [1, 2], minInsync: 2, leaderEpoch: 1, leaderId: 1, process: -1 };
   const leader = (isr: number[]): ReplicaRole => ({ ...base, isr, role: 'leader', leaderEndpoint: '' });
   // The main thread's part, by hand: proposals are recorded and committed only when the test says.
   const proposals: number[][] = [];

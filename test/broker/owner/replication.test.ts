@@ -33,7 +33,7 @@ async function node(id: number, fsync: 'os' | 'always' = 'os'): Promise<Node> {
     proposals,
     roles(r) {
       owner.applyRoles(
-        [{ topic: 't', partition: 0, leaderId: -1, leaderEndpoint: '', replicas: [1, 2], isr: [1, 2], minInsync: 1, ...r }],
+        [{ topic: 't', partition: 0, leaderId: -1, leaderEndpoint: '', replicas: [1, 2], isr: [1, 2], minInsync: 1, process: -1, ...r }],
         { proposeIsr: (_t, _p, _e, isr) => proposals.push(isr) },
       );
     },
