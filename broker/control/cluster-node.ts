@@ -327,12 +327,16 @@ export class ClusterNode {
    * tail before the write, comes back under a new registration and is not let into the ISR on the
    * strength of what its previous process had. `processes` names, for the members it adds, the process
    * whose fetches caught up (the leader's ReplicaFetch.processRevision); each must be the one registered
-   * now, and is what the record keeps for the member (isrProcesses).
+   * now, and is what the record keeps for the member (isrProcesses). `base`, the committed ISR the leader
+   * proposed from, must be the record's: the controller changes the ISR without a new epoch (a restarted
+   * follower taken out), and a proposal made before the leader heard of it would take that follower back
+   * in, unnamed in `processes`, under its new process.
    */
-  async proposeIsr(topic: string, partition: number, epoch: number, isr: number[], processes: Record<string, number> = {}): Promise<boolean> {
+  async proposeIsr(topic: string, partition: number, epoch: number, isr: number[], processes: Record<string, number>, base: readonly number[]): Promise<boolean> {
     const rec = this.view.partition(topic, partition);
     const reg = this.view.brokers.get(this.nodeId);
     if (!rec || !reg || !this.live || rec.value.leader !== this.nodeId || rec.value.leaderEpoch !== epoch) return false;
+    if (base.length !== rec.value.isr.length || base.some((id) => !rec.value.isr.includes(id))) return false;
     if (reg.value.incarnation !== this.registration?.incarnation) return false;
     const guards = [
       { key: this.keys.partition(topic, partition), modRevision: rec.modRevision },

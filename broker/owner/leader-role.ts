@@ -34,8 +34,9 @@ export interface LeaderHooks {
    * The leader proposes an ISR change; the main thread writes it to etcd and sends the role again.
    * `processes`: for each follower it adds, the process whose fetches caught up (ReplicaFetch.processRevision),
    * when that follower said; the write is refused if its broker is registered under another one (KIP-903).
+   * `base`: the committed ISR the proposal was made from; the write is refused if the record has another.
    */
-  proposeIsr(topic: string, partition: number, leaderEpoch: number, isr: number[], processes: Record<string, number>): void;
+  proposeIsr(topic: string, partition: number, leaderEpoch: number, isr: number[], processes: Record<string, number>, base: number[]): void;
 }
 
 /** One reassignment throttle per owner (every learner of every partition it leads shares it). */
@@ -212,7 +213,7 @@ export class LeaderRole implements ReplicaRoleState {
         const process = this.fetchedBy.get(id) ?? -1;
         if (process >= 0 && !this.set.isr.includes(id)) processes[id] = process;
       }
-      this.hooks.proposeIsr(this.p.topic, this.p.partition, this.leaderEpoch, d.proposeIsr, processes);
+      this.hooks.proposeIsr(this.p.topic, this.p.partition, this.leaderEpoch, d.proposeIsr, processes, [...this.set.isr]);
     }
     if (d.highWatermark !== undefined) {
       this.p.commitUpTo(d.highWatermark);

@@ -110,4 +110,4 @@ export type FromOwner =
    * main thread writes it to etcd (compare-and-swap on the record the leader was given) and sends the
    * partition's role again either way: the role's `isr` is then the committed one.
    */
-  | { type: 'proposeIsr'; ownerId: number; topic: string; partition: number; leaderEpoch: number; isr: number[]; processes: Record<string, number> };
+  | { type: 'proposeIsr'; ownerId: number; topic: string; partition: number; leaderEpoch: number; isr: number[]; processes: Record<string, number>; base: number[] };

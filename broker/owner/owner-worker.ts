@@ -74,7 +74,7 @@ port.on('message', (m: ToOwner) => {
     case 'replicaRoles':
       reply(m.reqId, () =>
         owner.applyRoles(m.roles, {
-          proposeIsr: (topic, partition, leaderEpoch, isr, processes) => post({ type: 'proposeIsr', ownerId: init.ownerId, topic, partition, leaderEpoch, isr, processes }),
+          proposeIsr: (topic, partition, leaderEpoch, isr, processes, base) => post({ type: 'proposeIsr', ownerId: init.ownerId, topic, partition, leaderEpoch, isr, processes, base }),
         }),
       );
       return;

@@ -148,7 +148,7 @@ export class ClusterCatalogue implements Catalogue {
     const node = this.node;
     if (!node) return;
     const key = `${m.topic}/${m.partition}`;
-    node.proposeIsr(m.topic, m.partition, m.leaderEpoch, m.isr, m.processes).then(
+    node.proposeIsr(m.topic, m.partition, m.leaderEpoch, m.isr, m.processes, m.base).then(
       (ok) => {
         if (!ok) logLine('cluster: ISR proposal refused (the record changed or we no longer lead)', { topic: m.topic, partition: m.partition, epoch: m.leaderEpoch, isr: m.isr });
       },

@@ -71,22 +71,22 @@ describe('cluster control plane on etcd', () => {
     // The silent broker stopped leading on its own clock before etcd could have let another lead.
     expect(fencedAfterMs).toBeLessThan(failedOverAfterMs);
     // A deposed leader cannot change the ISR it no longer owns.
-    expect(await silent.proposeIsr('orders', 0, 1, [p0.leader])).toBe(false);
+    expect(await silent.proposeIsr('orders', 0, 1, [p0.leader], {}, p0.isr)).toBe(false);
     // The new leader can, at its epoch only.
     const leader = others.find((n) => n.nodeId === next.leader)!;
-    expect(await leader.proposeIsr('orders', 0, next.leaderEpoch - 1, next.isr)).toBe(false);
-    expect(await leader.proposeIsr('orders', 0, next.leaderEpoch, [next.leader])).toBe(true);
+    expect(await leader.proposeIsr('orders', 0, next.leaderEpoch - 1, next.isr, {}, next.isr)).toBe(false);
+    expect(await leader.proposeIsr('orders', 0, next.leaderEpoch, [next.leader], {}, next.isr)).toBe(true);
     await until(() => leader.view.partition('orders', 0)?.value.isr.length === 1, "leader.view.partition('orders', 0)?.value.isr.length === 1", 5_000);
     // It adds only registered brokers (KIP-903): not the silent one once it has shut down; the live one, yes.
     const live = others.find((n) => n !== leader)!;
     await silent.close();
     await until(() => leader.view.brokers.get(p0.leader) === undefined, "the shut-down broker gone from the leader's view", 5_000);
-    expect(await leader.proposeIsr('orders', 0, next.leaderEpoch, [next.leader, p0.leader])).toBe(false);
+    expect(await leader.proposeIsr('orders', 0, next.leaderEpoch, [next.leader, p0.leader], {}, [next.leader])).toBe(false);
     // A follower whose fetches named another process than the one registered now is refused (it restarted
     // after catching up); named as the registered one, it is taken in under that process.
     const liveProcess = processRevisionOf(leader.view.brokers.get(live.nodeId)!);
-    expect(await leader.proposeIsr('orders', 0, next.leaderEpoch, [next.leader, live.nodeId], { [live.nodeId]: liveProcess - 1 })).toBe(false);
-    expect(await leader.proposeIsr('orders', 0, next.leaderEpoch, [next.leader, live.nodeId], { [live.nodeId]: liveProcess })).toBe(true);
+    expect(await leader.proposeIsr('orders', 0, next.leaderEpoch, [next.leader, live.nodeId], { [live.nodeId]: liveProcess - 1 }, [next.leader])).toBe(false);
+    expect(await leader.proposeIsr('orders', 0, next.leaderEpoch, [next.leader, live.nodeId], { [live.nodeId]: liveProcess }, [next.leader])).toBe(true);
     await until(() => leader.view.partition('orders', 0)?.value.isr.length === 2, 'the live follower back in the ISR', 5_000);
     expect(leader.view.partition('orders', 0)!.value.isrProcesses?.[live.nodeId]).toBe(liveProcess);
   }, 60_000);
@@ -172,6 +172,26 @@ describe('cluster control plane on etcd', () => {
     for (const p of followed) {
       expect(survivor.view.partition('cf', p.partition)!.value).toMatchObject({ leader: p.leader, leaderEpoch: p.leaderEpoch, isr: p.isr.filter((r) => r !== victim.nodeId) });
     }
+  }, 60_000);
+
+  it("refuses a leader's ISR proposal made from an ISR the record no longer has: a restarted follower the controller took out does not come back with it", async () => {
+    const cluster = 'c9';
+    const three = await threeBrokers(cluster, 81);
+    await three[0].createTopic({ name: 'st', partitions: 3, replicationFactor: 3, minInsync: 1, config: DEFAULT_LOG_CONFIG });
+    const victim = three.find((n) => !n.isController)!;
+    const leader = three.find((n) => n !== victim)!;
+    await until(() => leader.view.partitionsOf('st').length === 3, "the topic in the leader's view", 5_000);
+    const before = leader.view.partitionsOf('st').find((p) => p.value.leader === leader.nodeId)!.value;
+    const third = before.isr.find((id) => id !== leader.nodeId && id !== victim.nodeId)!;
+    // The follower restarts; the controller takes it out of the ISR (no new epoch: only the ISR changes).
+    await victim.close();
+    await node(victim.nodeId, `z${victim.nodeId - 80}`, cluster);
+    await until(() => !leader.view.partition('st', before.partition)!.value.isr.includes(victim.nodeId), 'the restarted follower out of the ISR', 15_000);
+    // The leader's owner had not yet been told, and proposes a shrink of the third member from the ISR it
+    // was given, which still lists the victim: the write must not take the victim back in.
+    const stale = before.isr.filter((id) => id !== third);
+    expect(await leader.proposeIsr('st', before.partition, before.leaderEpoch, stale, {}, before.isr)).toBe(false);
+    expect(leader.view.partition('st', before.partition)!.value.isr).not.toContain(victim.nodeId);
   }, 60_000);
 
   it('a topic whose replication factor exceeds the live brokers is a typed error', async () => {
