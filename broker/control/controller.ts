@@ -127,12 +127,16 @@ export class Controller {
     return b !== undefined && restartedSinceIsr(rec, id, b);
   }
 
-  /** Writes `next` over `rec` if neither changed meanwhile; each ISR member keeps the process it joined under. */
+  /** Writes `next` over `rec` if neither changed meanwhile. */
   private async writePartition(rec: Versioned<PartitionRecord>, next: PartitionRecord): Promise<boolean> {
-    const key = this.keys.partition(rec.value.topic, rec.value.partition);
-    const value: PartitionRecord = { ...next, isrProcesses: isrProcessesFor(next, rec, (id) => this.view.brokers.get(id)) };
-    const { ok } = await this.etcd.txn([this.guard(), { key, modRevision: rec.modRevision }], [{ key, value: JSON.stringify(value) }]);
+    const { ok } = await this.etcd.txn([this.guard(), { key: this.keys.partition(rec.value.topic, rec.value.partition), modRevision: rec.modRevision }], [this.partitionPut(rec, next)]);
     return ok;
+  }
+
+  /** The put of `next` over `rec`, the way every controller write of a partition makes it: each ISR member keeps the process it joined under. */
+  private partitionPut(rec: Versioned<PartitionRecord>, next: PartitionRecord): Put {
+    const value: PartitionRecord = { ...next, isrProcesses: isrProcessesFor(next, rec, (id) => this.view.brokers.get(id)) };
+    return { key: this.keys.partition(rec.value.topic, rec.value.partition), value: JSON.stringify(value) };
   }
 
   // ------------------------------------------------------------------ reassignment (KIP-455)
@@ -156,7 +160,7 @@ export class Controller {
     const next = this.withTarget(rec.value, replicas);
     const { ok } = await this.etcd.txn(
       [this.guard(), { key: requestKey, modRevision: req.modRevision }, { key: this.keys.partition(topic, partition), modRevision: rec.modRevision }],
-      next ? [{ key: this.keys.partition(topic, partition), value: JSON.stringify(next) }] : [],
+      next ? [this.partitionPut(rec, next)] : [],
       [requestKey],
     );
     if (ok && next) this.logMoveStarted(rec.value, next, 'manual');
