@@ -50,11 +50,6 @@ export class ClusterNode {
   readonly view: ClusterView;
   private lease: HeldLease | null = null;
   private registration: { incarnation: string; modRevision: number } | null = null;
-  /** This process (BrokerRecord.processRevision): -1 until its first registration. */
-  get process(): number {
-    return this.processRevision ?? -1;
-  }
-
   /** Test hook (goSilent): registers no more. */
   private frozen = false;
   /** The revision of this process's first registration; kept across leases (BrokerRecord.processRevision). */
@@ -104,6 +99,11 @@ export class ClusterNode {
 
   get nodeId(): number {
     return this.options.nodeId;
+  }
+
+  /** This process (BrokerRecord.processRevision): -1 until its first registration. */
+  get process(): number {
+    return this.processRevision ?? -1;
   }
 
   /** True while this broker's lease is valid on its own clock: only then may it lead. */
