@@ -58,8 +58,8 @@ export class LeaderRole implements ReplicaRoleState {
   readonly leaderEpoch: number;
   private readonly set: ReplicaSet;
   private readonly pending: PendingAck[] = [];
-  /** Each follower's process as its last served fetch named it (-1 or absent: not said). */
-  private readonly fetchedBy = new Map<number, number>();
+  /** Each follower's last served fetch: the connection it came on, and the process it named (-1: not said). */
+  private readonly fetchedBy = new Map<number, { conn: ConnState; process: number }>();
   private stopped = false;
 
   constructor(
@@ -172,16 +172,21 @@ export class LeaderRole implements ReplicaRoleState {
         conn.subs.set(key, sub);
         conn.ws?.send(encodeFrameView(ok), true, false);
         sub.start();
-        this.fetchedBy.set(f.replicaId, f.processRevision);
+        this.fetchedBy.set(f.replicaId, { conn, process: f.processRevision });
         this.apply(this.set.onFollowerFetch(f.replicaId, f.fetchOffset, monotonicMs()));
         return;
       }
     }
   }
 
-  /** A follower appended up to `logEndOffset`. */
-  onReplicaAck(f: FrameOf<'ReplicaAck'>): void {
+  /**
+   * A follower appended up to `logEndOffset`. Counted only from the connection of its last served fetch:
+   * an ack from an earlier one (a process that has since restarted and fetched again) speaks for a log that
+   * is gone, and must not count for the process now named.
+   */
+  onReplicaAck(conn: ConnState, f: FrameOf<'ReplicaAck'>): void {
     if (f.leaderEpoch !== this.leaderEpoch || !this.set.hasReplica(f.replicaId) || f.replicaId === this.set.leaderId) return;
+    if (this.fetchedBy.get(f.replicaId)?.conn !== conn) return;
     const leo = Math.min(f.logEndOffset, this.p.logEndOffset);
     this.apply(this.set.onFollowerFetch(f.replicaId, leo, monotonicMs()));
   }
@@ -210,7 +215,7 @@ export class LeaderRole implements ReplicaRoleState {
       this.ctx.counters.add(d.proposeIsr.length < this.set.isr.length ? Counter.isrShrinks : Counter.isrExpands);
       const processes: Record<string, number> = {};
       for (const id of d.proposeIsr) {
-        const process = this.fetchedBy.get(id) ?? -1;
+        const process = this.fetchedBy.get(id)?.process ?? -1;
         if (process >= 0 && !this.set.isr.includes(id)) processes[id] = process;
       }
       this.hooks.proposeIsr(this.p.topic, this.p.partition, this.leaderEpoch, d.proposeIsr, processes, [...this.set.isr]);

@@ -146,7 +146,7 @@ export class Owner {
         return this.leaderOf(frame.topic, frame.partition, frame.leaderEpoch).onReplicaFetch(conn, frame);
       case 'ReplicaAck': {
         const role = this.registry.partitionOf(frame.topic, frame.partition).replica;
-        if (role instanceof LeaderRole) role.onReplicaAck(frame);
+        if (role instanceof LeaderRole) role.onReplicaAck(conn, frame);
         return;
       }
       default:
