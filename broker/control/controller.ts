@@ -4,7 +4,7 @@
 // whose key expired with its lease, can no longer write anything — and by the mod revision of every
 // record it read, so it never overwrites a change it did not see (e.g. a leader's ISR update).
 import { logLine } from '../logger.js';
-import { electLeader } from '../replication/leader-election.js';
+import { electLeader, isrWithoutDead } from '../replication/leader-election.js';
 import { type BalancerPartition, planMoves } from './balancer.js';
 import type { ClusterView, Versioned } from './cluster-view.js';
 import type { EtcdClient, Guard, Put } from './etcd.js';
@@ -119,12 +119,6 @@ export class Controller {
   private caughtUpSinceRestart(id: number, rec: Versioned<PartitionRecord>): boolean {
     const b = this.view.brokers.get(id);
     return b !== undefined && !restartedSinceIsr(rec, id, b);
-  }
-
-  /** Whether ISR member `id` is registered under another process than the one the ISR took in. */
-  private restarted(id: number, rec: Versioned<PartitionRecord>): boolean {
-    const b = this.view.brokers.get(id);
-    return b !== undefined && restartedSinceIsr(rec, id, b);
   }
 
   /** Writes `next` over `rec` if neither changed meanwhile. */
@@ -404,7 +398,8 @@ export class Controller {
     for (const rec of [...this.view.partitions.values()]) {
       const p = rec.value;
       if (p.leader < 0) continue;
-      const gone = p.isr.filter((id) => id !== p.leader && this.restarted(id, rec));
+      // Registered, under another process: one not registered is judged when it is back.
+      const gone = p.isr.filter((id) => id !== p.leader && this.alive(id) && !this.caughtUpSinceRestart(id, rec));
       if (gone.length === 0) continue;
       if (!(await this.writePartition(rec, { ...p, isr: p.isr.filter((r) => !gone.includes(r)) }))) continue;
       this.stats.restartedOutOfIsr += gone.length;
@@ -421,7 +416,7 @@ export class Controller {
    */
   private async keepLeader(versioned: Versioned<PartitionRecord>, incarnation: string): Promise<void> {
     const rec = versioned.value;
-    const next: PartitionRecord = { ...rec, leaderIncarnation: incarnation, leaderEpoch: rec.leaderEpoch + 1, isr: rec.isr.filter((id) => id === rec.leader || this.alive(id)) };
+    const next: PartitionRecord = { ...rec, leaderIncarnation: incarnation, leaderEpoch: rec.leaderEpoch + 1, isr: isrWithoutDead(rec.replicas, rec.isr, rec.leader, (id) => this.alive(id)) };
     if (!(await this.writePartition(versioned, next))) return;
     this.stats.leaderElections++;
     logLine('controller: leader kept under its new registration (same process)', { partition: `${rec.topic}/${rec.partition}`, leader: rec.leader, epoch: next.leaderEpoch, isr: JSON.stringify(next.isr) });
