@@ -3,7 +3,7 @@
 // the bench drives) so it never shares an event loop with the harness.
 // Paths: /pub/CHANNEL (publisher) and /sub/CHANNEL (subscriber: gets one "ok" text message once subscribed).
 // Prints {"port":N} when listening; SIGTERM closes the listen socket and exits.
-import { type us_listen_socket, uws } from '../../broker/uws.js';
+import { type us_listen_socket, uws, type WebSocket } from '../../broker/uws.js';
 
 interface SocketData {
   channel: string;
@@ -15,6 +15,20 @@ const decoder = new TextDecoder();
 // µs, f64 at payload byte 24), the relay's equivalent of tickbus's append stamp. Off by default: it costs a
 // copy per message that the bare relay does not pay.
 const STAMP = process.env.TICKBUS_PROBE_STAMPS === '1';
+// Opt-in for docs/latency.md's sixth pass: the relay made to do what tickbus's owner does per message, minus
+// the work itself. TICKBUS_PROBE_RELAY_LOOP=1 sends from a JavaScript loop of ws.send (as the owner does)
+// instead of uWS's native publish; TICKBUS_PROBE_RELAY_SPIN_US=B,A spins B µs before the sends and A µs
+// after them (the owner's decode, checks and log write before, its ack and end-of-turn after).
+const LOOP = process.env.TICKBUS_PROBE_RELAY_LOOP === '1';
+const [SPIN_BEFORE_US, SPIN_AFTER_US] = (process.env.TICKBUS_PROBE_RELAY_SPIN_US ?? '0,0').split(',').map(Number) as [number, number];
+type Looped = WebSocket<SocketData>;
+const looped = new Map<string, Set<Looped>>(); // channel → its subscribers, in subscription order
+
+function spin(us: number): void {
+  if (!(us > 0)) return;
+  const until = process.hrtime.bigint() + BigInt(Math.round(us * 1000));
+  while (process.hrtime.bigint() < until);
+}
 let listenSocket: us_listen_socket | null = null;
 
 const app = uws.App();
@@ -42,10 +56,12 @@ app.ws<SocketData>('/*', {
   open: (ws) => {
     const d = ws.getUserData();
     if (d.role === 'sub') {
-      ws.subscribe(d.channel);
+      if (LOOP) looped.set(d.channel, (looped.get(d.channel) ?? new Set<Looped>()).add(ws));
+      else ws.subscribe(d.channel);
       ws.send('ok', false);
     }
   },
+  close: (ws) => void looped.get(ws.getUserData().channel)?.delete(ws),
   message: (ws, message, isBinary) => {
     const d = ws.getUserData();
     // publish copies the bytes synchronously, so the ArrayBuffer uWS detaches afterwards is never kept.
@@ -55,6 +71,11 @@ app.ws<SocketData>('/*', {
         const copy = message.slice(0);
         new DataView(copy).setFloat64(24, sec * 1e6 + ns / 1e3, true);
         app.publish(d.channel, copy, isBinary);
+      } else if (LOOP || SPIN_BEFORE_US > 0 || SPIN_AFTER_US > 0) {
+        spin(SPIN_BEFORE_US);
+        if (LOOP) for (const s of looped.get(d.channel) ?? []) s.send(message, isBinary);
+        else app.publish(d.channel, message, isBinary);
+        spin(SPIN_AFTER_US);
       } else app.publish(d.channel, message, isBinary);
     }
     else if (!isBinary && decoder.decode(message) === 'ping') ws.send('pong', false);
