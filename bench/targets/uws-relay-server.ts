@@ -22,6 +22,7 @@ const STAMP = process.env.TICKBUS_PROBE_STAMPS === '1';
 const LOOP = process.env.TICKBUS_PROBE_RELAY_LOOP === '1';
 const [SPIN_BEFORE_US, SPIN_AFTER_US] = (process.env.TICKBUS_PROBE_RELAY_SPIN_US ?? '0,0').split(',').map(Number) as [number, number];
 type Looped = WebSocket<SocketData>;
+const PROBED = LOOP || SPIN_BEFORE_US > 0 || SPIN_AFTER_US > 0;
 const looped = new Map<string, Set<Looped>>(); // channel → its subscribers, in subscription order
 
 function spin(us: number): void {
@@ -71,7 +72,7 @@ app.ws<SocketData>('/*', {
         const copy = message.slice(0);
         new DataView(copy).setFloat64(24, sec * 1e6 + ns / 1e3, true);
         app.publish(d.channel, copy, isBinary);
-      } else if (LOOP || SPIN_BEFORE_US > 0 || SPIN_AFTER_US > 0) {
+      } else if (PROBED) {
         spin(SPIN_BEFORE_US);
         if (LOOP) for (const s of looped.get(d.channel) ?? []) s.send(message, isBinary);
         else app.publish(d.channel, message, isBinary);

@@ -13,7 +13,7 @@ import { logLine } from '../logger.js';
 import { ClusterView } from './cluster-view.js';
 import { Controller } from './controller.js';
 import { EtcdClient, type HeldLease } from './etcd.js';
-import { type BrokerRecord, type CreateRequest, isrProcessesFor, Keys, type PartitionRecord, processRevisionOf, type TopicRecord } from './records.js';
+import { type BrokerRecord, type CreateRequest, Keys, type PartitionRecord, processRevisionOf, type TopicRecord, withIsrProcesses } from './records.js';
 
 export interface ClusterOptions {
   /** etcd client URLs, e.g. ['http://127.0.0.1:2379']. */
@@ -354,8 +354,7 @@ export class ClusterNode {
       guards.push({ key: this.keys.broker(id), modRevision: member.modRevision });
     }
     // A member joining is recorded under the process its registration (guarded above) names.
-    const next: PartitionRecord = { ...rec.value, isr };
-    next.isrProcesses = isrProcessesFor(next, rec, (id) => this.view.brokers.get(id));
+    const next = withIsrProcesses({ ...rec.value, isr }, rec, (id) => this.view.brokers.get(id));
     const { ok } = await this.etcd.txn(guards, [{ key: this.keys.partition(topic, partition), value: JSON.stringify(next) }]);
     return ok;
   }

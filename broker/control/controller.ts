@@ -9,7 +9,7 @@ import { type BalancerPartition, planMoves } from './balancer.js';
 import type { ClusterView, Versioned } from './cluster-view.js';
 import type { EtcdClient, Guard, Put } from './etcd.js';
 import { placeReplicas } from './placement.js';
-import { type CreateRequest, isMoving, isrProcessesFor, type Keys, originalReplicas, type PartitionRecord, type ReassignRequest, restartedSinceIsr, targetReplicas, type TopicRecord } from './records.js';
+import { type CreateRequest, isMoving, type Keys, originalReplicas, type PartitionRecord, type ReassignRequest, restartedSinceIsr, targetReplicas, type TopicRecord, withIsrProcesses } from './records.js';
 
 export interface ControllerOptions {
   /** Elect an out-of-sync replica when no in-sync one is alive (loses committed records; off by default). */
@@ -129,7 +129,7 @@ export class Controller {
 
   /** The put of `next` over `rec`, the way every controller write of a partition makes it: each ISR member keeps the process it joined under. */
   private partitionPut(rec: Versioned<PartitionRecord>, next: PartitionRecord): Put {
-    const value: PartitionRecord = { ...next, isrProcesses: isrProcessesFor(next, rec, (id) => this.view.brokers.get(id)) };
+    const value = withIsrProcesses(next, rec, (id) => this.view.brokers.get(id));
     return { key: this.keys.partition(rec.value.topic, rec.value.partition), value: JSON.stringify(value) };
   }
 
@@ -350,8 +350,7 @@ export class Controller {
     replicas.forEach((r, p) => {
       const leader = r[0]!;
       const leaderIncarnation = this.view.brokers.get(leader)?.value.incarnation ?? '';
-      const rec: PartitionRecord = { topic: name, topicId: id, partition: p, replicas: r, leader, leaderIncarnation, leaderEpoch: 1, isr: [...r] };
-      rec.isrProcesses = isrProcessesFor(rec, null, (b) => this.view.brokers.get(b));
+      const rec = withIsrProcesses({ topic: name, topicId: id, partition: p, replicas: r, leader, leaderIncarnation, leaderEpoch: 1, isr: [...r] }, null, (b) => this.view.brokers.get(b));
       puts.push({ key: this.keys.partition(name, p), value: JSON.stringify(rec) });
     });
     const { ok } = await this.etcd.txn(

@@ -207,6 +207,15 @@ export function restartedSinceIsr(rec: Versioned<PartitionRecord>, id: number, b
  * registration `next` names (from its epoch on, its log is the partition's). Only members registered now
  * (`broker`) get an entry when they have none.
  */
+/** `next` with its isrProcesses filled in (isrProcessesFor): how every writer of a partition record makes it. */
+export function withIsrProcesses(
+  next: PartitionRecord,
+  prev: Versioned<PartitionRecord> | null,
+  broker: (id: number) => Versioned<BrokerRecord> | undefined,
+): PartitionRecord {
+  return { ...next, isrProcesses: isrProcessesFor(next, prev, broker) };
+}
+
 export function isrProcessesFor(
   next: Pick<PartitionRecord, 'isr' | 'leader' | 'leaderIncarnation'>,
   prev: Versioned<PartitionRecord> | null,

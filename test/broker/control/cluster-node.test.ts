@@ -3,7 +3,7 @@
 // lease expires), and a silent broker fences itself on its own clock before anyone else can lead.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterNode, CLUSTER_DEFAULTS } from '../../../broker/control/cluster-node.js';
-import { processRevisionOf } from '../../../broker/control/records.js';
+import { type PartitionRecord, processRevisionOf } from '../../../broker/control/records.js';
 import { DEFAULT_LOG_CONFIG } from '../../../broker/log/log-config.js';
 import { type EtcdProcess, startEtcd } from '../../helpers/etcd.js';
 import { until } from '../../helpers/until.js';
@@ -21,6 +21,21 @@ async function node(id: number, zone: string, cluster: string): Promise<ClusterN
 }
 
 /** Brokers `first`, `first + 1`, `first + 2` in zones z1-z3 of one cluster, once one is controller and each sees all three. */
+/**
+ * Waits until `victim` is out of the ISR of every partition in `followed` (their records from before it
+ * restarted), in `watcher`'s view; then only the ISR may have changed: same leader, same epoch.
+ */
+async function outOfIsrsOnly(watcher: ClusterNode, topic: string, followed: PartitionRecord[], victim: number, timeoutMs: number): Promise<void> {
+  await until(
+    () => followed.every((p) => !watcher.view.partition(topic, p.partition)!.value.isr.includes(victim)),
+    'the restarted follower out of the ISRs it followed',
+    timeoutMs,
+  );
+  for (const p of followed) {
+    expect(watcher.view.partition(topic, p.partition)!.value).toMatchObject({ leader: p.leader, leaderEpoch: p.leaderEpoch, isr: p.isr.filter((r) => r !== victim) });
+  }
+}
+
 async function threeBrokers(cluster: string, first: number): Promise<[ClusterNode, ClusterNode, ClusterNode]> {
   const three: [ClusterNode, ClusterNode, ClusterNode] = [await node(first, 'z1', cluster), await node(first + 1, 'z2', cluster), await node(first + 2, 'z3', cluster)];
   await until(() => three.filter((n) => n.isController).length === 1 && three.every((n) => n.view.brokers.size === 3), 'one controller and every broker seeing all three', 10_000);
@@ -103,16 +118,7 @@ describe('cluster control plane on etcd', () => {
     expect(followed.length).toBeGreaterThan(0);
     await victim.close();
     await node(victim.nodeId, `z${victim.nodeId - 40}`, cluster);
-    await until(
-      () => followed.every((p) => !watcher.view.partition('rs', p.partition)!.value.isr.includes(victim.nodeId)),
-      'the restarted follower out of the ISRs it was in',
-      10_000,
-    );
-    for (const p of followed) {
-      const now = watcher.view.partition('rs', p.partition)!.value;
-      // Only the ISR changed: same leader, same epoch.
-      expect(now).toMatchObject({ leader: p.leader, leaderEpoch: p.leaderEpoch, isr: p.isr.filter((r) => r !== victim.nodeId) });
-    }
+    await outOfIsrsOnly(watcher, 'rs', followed, victim.nodeId, 10_000);
   }, 60_000);
 
   it('keeps a follower that lost its lease and took a new one in the same process in the ISRs; its process is unchanged', async () => {
@@ -164,14 +170,7 @@ describe('cluster control plane on etcd', () => {
     await until(() => survivor.isController, 'the survivor elected controller', 15_000);
     for (const p of followed) expect(survivor.view.partition('cf', p.partition)!.value.isr).toContain(victim.nodeId);
     await node(victim.nodeId, `z${victim.nodeId - 60}`, cluster);
-    await until(
-      () => followed.every((p) => !survivor.view.partition('cf', p.partition)!.value.isr.includes(victim.nodeId)),
-      'the restarted follower out of the ISRs it follows',
-      15_000,
-    );
-    for (const p of followed) {
-      expect(survivor.view.partition('cf', p.partition)!.value).toMatchObject({ leader: p.leader, leaderEpoch: p.leaderEpoch, isr: p.isr.filter((r) => r !== victim.nodeId) });
-    }
+    await outOfIsrsOnly(survivor, 'cf', followed, victim.nodeId, 15_000);
   }, 60_000);
 
   it("refuses a leader's ISR proposal made from an ISR the record no longer has: a restarted follower the controller took out does not come back with it", async () => {
