@@ -201,13 +201,7 @@ export function restartedSinceIsr(rec: Versioned<PartitionRecord>, id: number, b
   return joined === undefined ? processRevisionOf(b) > rec.modRevision : processRevisionOf(b) !== joined;
 }
 
-/**
- * The isrProcesses of `next`, a record written over `prev` (null: a new partition). A member already in
- * prev's ISR keeps its process; one joining takes its broker's current one, as does the leader under the
- * registration `next` names (from its epoch on, its log is the partition's). Only members registered now
- * (`broker`) get an entry when they have none.
- */
-/** `next` with its isrProcesses filled in (isrProcessesFor): how every writer of a partition record makes it. */
+/** `next` with its isrProcesses filled in: how every writer of a partition record makes it. */
 export function withIsrProcesses(
   next: PartitionRecord,
   prev: Versioned<PartitionRecord> | null,
@@ -216,7 +210,13 @@ export function withIsrProcesses(
   return { ...next, isrProcesses: isrProcessesFor(next, prev, broker) };
 }
 
-export function isrProcessesFor(
+/**
+ * The isrProcesses of `next`, a record written over `prev` (null: a new partition). A member already in
+ * prev's ISR keeps its process; one joining takes its broker's current one, as does the leader under the
+ * registration `next` names (from its epoch on, its log is the partition's). Only members registered now
+ * (`broker`) get an entry when they have none.
+ */
+function isrProcessesFor(
   next: Pick<PartitionRecord, 'isr' | 'leader' | 'leaderIncarnation'>,
   prev: Versioned<PartitionRecord> | null,
   broker: (id: number) => Versioned<BrokerRecord> | undefined,

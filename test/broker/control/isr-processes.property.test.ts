@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Versioned } from '../../../broker/control/cluster-view.js';
-import { type BrokerRecord, isrProcessesFor, type PartitionRecord, processRevisionOf, restartedSinceIsr } from '../../../broker/control/records.js';
+import { type BrokerRecord, type PartitionRecord, processRevisionOf, restartedSinceIsr, withIsrProcesses } from '../../../broker/control/records.js';
 
 const IDS = [1, 2, 3, 4];
 
@@ -42,8 +42,8 @@ class Model {
 
   constructor() {
     for (const id of IDS) this.restart(id);
-    const value: PartitionRecord = { topic: 't', topicId: 1, partition: 0, replicas: [...IDS], leader: 1, leaderIncarnation: this.regs.get(1)!.value.incarnation, leaderEpoch: 1, isr: [...IDS] };
-    value.isrProcesses = isrProcessesFor(value, null, (id) => this.regs.get(id));
+    const first: PartitionRecord = { topic: 't', topicId: 1, partition: 0, replicas: [...IDS], leader: 1, leaderIncarnation: this.regs.get(1)!.value.incarnation, leaderEpoch: 1, isr: [...IDS] };
+    const value = withIsrProcesses(first, null, (id) => this.regs.get(id));
     this.rec = { value, modRevision: ++this.rev };
     for (const id of IDS) this.joined.set(id, this.proc.get(id)!);
   }
@@ -68,8 +68,7 @@ class Model {
     const isr = [...kept, ...added];
     const candidates = isr.filter((id) => this.regs.has(id));
     const leader = candidates.length > 0 ? candidates[step.leaderPick % candidates.length]! : -1;
-    const next: PartitionRecord = { ...prev.value, isr, leader, leaderIncarnation: leader < 0 ? '' : this.regs.get(leader)!.value.incarnation };
-    next.isrProcesses = isrProcessesFor(next, prev, (id) => this.regs.get(id));
+    const next = withIsrProcesses({ ...prev.value, isr, leader, leaderIncarnation: leader < 0 ? '' : this.regs.get(leader)!.value.incarnation }, prev, (id) => this.regs.get(id));
     this.rec = { value: next, modRevision: ++this.rev };
     for (const id of added) this.joined.set(id, this.proc.get(id)!);
     if (leader >= 0) this.joined.set(leader, this.proc.get(leader)!);
